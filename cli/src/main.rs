@@ -1,0 +1,554 @@
+//! `picrypt`: encrypt two images, have their difference computed without revealing them,
+//! decrypt and render it. Argument parsing, files and printing only; the work is in
+//! `picrypt-core`.
+
+mod files;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use picrypt_core::format::FILE_EXTENSION;
+use picrypt_core::keyfile::Key;
+use picrypt_core::ops::{self, Op};
+use picrypt_core::render::{self, RenderMode};
+use picrypt_core::{demo, image_io, scheme, Container, Image, Plaintext, Scheme};
+
+#[derive(Parser)]
+#[command(
+    name = "picrypt",
+    version,
+    about = "Compute the difference of two images on a server that never sees them",
+    after_help = "Start with `picrypt demo`. Docs: README.md, docs/FORMAT.md, docs/SECURITY.md."
+)]
+struct Cli {
+    /// More log output on stderr (-v info, -vv debug, -vvv trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Make a new secret key (file mode 0600; key bytes are never printed).
+    Keygen {
+        #[arg(long, value_enum, default_value_t = SchemeArg::Mask)]
+        scheme: SchemeArg,
+        /// Where to write the key.
+        #[arg(short, long)]
+        out: PathBuf,
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Encrypt an image (PNG, JPEG, BMP, TIFF, WebP) into a ciphertext container.
+    Encrypt {
+        #[arg(long)]
+        key: PathBuf,
+        image: PathBuf,
+        /// The ciphertext to write (conventionally *.picrypt).
+        #[arg(short, long)]
+        out: PathBuf,
+    },
+    /// Decrypt and verify a ciphertext; write an image, a render of a difference, or .npy.
+    Decrypt {
+        #[arg(long)]
+        key: PathBuf,
+        ciphertext: PathBuf,
+        /// OUT.png (the image, or a render of a difference) or OUT.npy (the raw values).
+        #[arg(short, long)]
+        out: PathBuf,
+        #[command(flatten)]
+        render: RenderArgs,
+    },
+    /// Subtract two ciphertexts (A − B) without any key.
+    Diff {
+        a: PathBuf,
+        b: PathBuf,
+        /// The result ciphertext to write.
+        #[arg(short, long)]
+        out: PathBuf,
+        #[arg(long, value_enum, default_value_t = OpArg::Sub)]
+        op: OpArg,
+    },
+    /// The whole flow: encrypt both images, subtract, decrypt, verify, render, report.
+    Run {
+        before: PathBuf,
+        after: PathBuf,
+        /// The render to write (PNG).
+        #[arg(short, long)]
+        out: PathBuf,
+        /// Use this key instead of a fresh one.
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Also write the exact difference as int16 .npy.
+        #[arg(long)]
+        npy: Option<PathBuf>,
+        #[command(flatten)]
+        render: RenderArgs,
+    },
+    /// Show a ciphertext's header (no key needed).
+    Inspect {
+        ciphertext: PathBuf,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the whole flow on a generated before/after pair; no files or account needed.
+    Demo {
+        /// Directory for the demo's images and ciphertexts.
+        #[arg(long, default_value = "picrypt-demo")]
+        out: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+struct RenderArgs {
+    /// How to draw a difference.
+    #[arg(long, value_enum, default_value_t = RenderArg::Abs)]
+    render: RenderArg,
+    /// Differences of at most this much count as unchanged (mask render and statistics).
+    #[arg(long, default_value_t = render::DEFAULT_THRESHOLD)]
+    threshold: u16,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SchemeArg {
+    /// Additive XChaCha20 masking with a homomorphic MAC (default).
+    Mask,
+}
+
+impl From<SchemeArg> for Scheme {
+    fn from(s: SchemeArg) -> Scheme {
+        match s {
+            SchemeArg::Mask => Scheme::Mask,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OpArg {
+    /// A − B, signed and exact.
+    Sub,
+}
+
+impl From<OpArg> for Op {
+    fn from(o: OpArg) -> Op {
+        match o {
+            OpArg::Sub => Op::Sub,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RenderArg {
+    /// |A − B|: a moved object shows at both places.
+    Abs,
+    /// 128 + (A − B)/2: grey where nothing changed.
+    Signed,
+    /// max(A − B, 0), as OpenCV's cv2.subtract.
+    Saturate,
+    /// Largest |A − B| per pixel on the viridis colormap.
+    Heatmap,
+    /// White where a pixel changed by more than --threshold.
+    Mask,
+}
+
+impl From<RenderArg> for RenderMode {
+    fn from(r: RenderArg) -> RenderMode {
+        match r {
+            RenderArg::Abs => RenderMode::Abs,
+            RenderArg::Signed => RenderMode::Signed,
+            RenderArg::Saturate => RenderMode::Saturate,
+            RenderArg::Heatmap => RenderMode::Heatmap,
+            RenderArg::Mask => RenderMode::Mask,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("picrypt: internal error: {info} (please report this)");
+    }));
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+            eprintln!("picrypt: error: {}", chain.join(": ").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PICRYPT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn run(command: Command) -> Result<()> {
+    match command {
+        Command::Keygen { scheme, out, force } => keygen(scheme.into(), &out, force),
+        Command::Encrypt { key, image, out } => encrypt(&key, &image, &out),
+        Command::Decrypt {
+            key,
+            ciphertext,
+            out,
+            render,
+        } => decrypt(&key, &ciphertext, &out, &render),
+        Command::Diff { a, b, out, op } => diff(&a, &b, &out, op.into()),
+        Command::Run {
+            before,
+            after,
+            out,
+            key,
+            npy,
+            render,
+        } => run_flow(
+            &before,
+            &after,
+            &out,
+            key.as_deref(),
+            npy.as_deref(),
+            &render,
+        ),
+        Command::Inspect { ciphertext, json } => inspect(&ciphertext, json),
+        Command::Demo { out } => run_demo(&out),
+    }
+}
+
+fn keygen(scheme: Scheme, out: &Path, force: bool) -> Result<()> {
+    let key = Key::generate(scheme)?;
+    files::write_key(out, &key, force)?;
+    println!(
+        "wrote {} key {} (id {}, mode 0600); keep it private",
+        key.scheme(),
+        out.display(),
+        key.id()
+    );
+    Ok(())
+}
+
+/// Refuses to write a ciphertext under a name that says "image".
+fn check_container_name(out: &Path) -> Result<()> {
+    let ext = files::extension(out);
+    if ["png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp", "npy"].contains(&ext.as_str()) {
+        bail!(
+            "{} would hold a ciphertext, not an image; name it *.{FILE_EXTENSION}",
+            out.display()
+        );
+    }
+    Ok(())
+}
+
+fn encrypt(key_path: &Path, image_path: &Path, out: &Path) -> Result<()> {
+    check_container_name(out)?;
+    let key = files::read_key(key_path)?;
+    let image = files::read_image(image_path)?;
+    let start = Instant::now();
+    let ct = scheme::encrypt(&key, &image)?;
+    let bytes = ct.to_bytes();
+    files::write_atomic(out, &bytes)?;
+    println!(
+        "encrypted {} ({}) → {} ({} bytes) in {:.0?}",
+        image_path.display(),
+        ct.header.shape,
+        out.display(),
+        bytes.len(),
+        start.elapsed()
+    );
+    Ok(())
+}
+
+fn decrypt(key_path: &Path, ct_path: &Path, out: &Path, args: &RenderArgs) -> Result<()> {
+    let key = files::read_key(key_path)?;
+    let ct = files::read_container(ct_path)?;
+    let pt = scheme::decrypt(&key, &ct).with_context(|| format!("{}", ct_path.display()))?;
+    write_plaintext(&pt, out, args)?;
+    if !pt.is_image() {
+        println!("{}", render::stats(&pt, args.threshold).summary());
+    }
+    Ok(())
+}
+
+/// Writes a decrypted result: `.npy` raw values, or PNG (the image, or a render).
+fn write_plaintext(pt: &Plaintext, out: &Path, args: &RenderArgs) -> Result<()> {
+    let (bytes, what) = match files::extension(out).as_str() {
+        "npy" if pt.is_image() => (
+            image_io::npy::encode_u8(&pt.to_image()?)?,
+            "uint8 array".to_string(),
+        ),
+        "npy" => (
+            image_io::npy::encode_i16(&pt.shape, &pt.values),
+            "int16 difference array".to_string(),
+        ),
+        "png" if pt.is_image() => (image_io::encode_png(&pt.to_image()?)?, "image".to_string()),
+        "png" => {
+            let mode = RenderMode::from(args.render);
+            let img = render::render(pt, mode, args.threshold);
+            (
+                image_io::encode_png(&img)?,
+                format!("{} render", mode.name()),
+            )
+        }
+        _ => bail!(
+            "cannot tell what to write to {}: name it *.png or *.npy",
+            out.display()
+        ),
+    };
+    files::write_atomic(out, &bytes)?;
+    println!("verified and wrote {what} {} ({})", out.display(), pt.shape);
+    Ok(())
+}
+
+fn diff(a: &Path, b: &Path, out: &Path, op: Op) -> Result<()> {
+    check_container_name(out)?;
+    let a_bytes = files::read(a)?;
+    let b_bytes = files::read(b)?;
+    let start = Instant::now();
+    let result = ops::apply_bytes(op, &a_bytes, &b_bytes)?;
+    files::write_atomic(out, &result)?;
+    println!(
+        "{} − {} → {} ({} bytes) in {:.0?}",
+        a.display(),
+        b.display(),
+        out.display(),
+        result.len(),
+        start.elapsed()
+    );
+    Ok(())
+}
+
+/// Result of the whole local flow.
+struct Flow {
+    ct_before: Container,
+    ct_after: Container,
+    plaintext: Plaintext,
+}
+
+/// Encrypts both images, subtracts, decrypts and verifies, printing each step.
+fn local_flow(key: &Key, before: &Image, after: &Image) -> Result<Flow> {
+    before.check_same_shape(after)?;
+    let t = Instant::now();
+    let ct_before = scheme::encrypt(key, before)?;
+    let ct_after = scheme::encrypt(key, after)?;
+    step(
+        "encrypt",
+        t,
+        &format!("two {} images", ct_before.header.shape),
+    );
+    let t = Instant::now();
+    let result = ops::apply(Op::Sub, &ct_before, &ct_after)?;
+    step(
+        "subtract",
+        t,
+        &format!(
+            "on ciphertexts ({} + {} bytes in, {} out; no key)",
+            ct_before.encoded_len(),
+            ct_after.encoded_len(),
+            result.encoded_len()
+        ),
+    );
+    let t = Instant::now();
+    ops::check_result_of(Op::Sub, &ct_before.header, &ct_after.header, &result.header)?;
+    let plaintext = scheme::decrypt(key, &result)?;
+    step("decrypt", t, "tag verified, result is before − after");
+    Ok(Flow {
+        ct_before,
+        ct_after,
+        plaintext,
+    })
+}
+
+fn step(name: &str, since: Instant, detail: &str) {
+    println!("  {name:<9} {:>8.1?}  {detail}", since.elapsed());
+}
+
+fn run_flow(
+    before: &Path,
+    after: &Path,
+    out: &Path,
+    key: Option<&Path>,
+    npy: Option<&Path>,
+    args: &RenderArgs,
+) -> Result<()> {
+    if files::extension(out) != "png" {
+        bail!("{}: the render is a PNG; name it *.png", out.display());
+    }
+    let key = match key {
+        Some(path) => files::read_key(path)?,
+        None => Key::generate(Scheme::Mask)?,
+    };
+    let before_img = files::read_image(before)?;
+    let after_img = files::read_image(after)?;
+    let flow = local_flow(&key, &before_img, &after_img)?;
+    write_plaintext(&flow.plaintext, out, args)?;
+    if let Some(npy) = npy {
+        files::write_atomic(
+            npy,
+            &image_io::npy::encode_i16(&flow.plaintext.shape, &flow.plaintext.values),
+        )?;
+        println!("wrote int16 difference {}", npy.display());
+    }
+    println!(
+        "{}",
+        render::stats(&flow.plaintext, args.threshold).summary()
+    );
+    Ok(())
+}
+
+fn inspect(path: &Path, json: bool) -> Result<()> {
+    let ct = files::read_container(path)?;
+    let h = &ct.header;
+    let terms: Vec<String> = h
+        .terms
+        .iter()
+        .map(|t| format!("{}{}", t.sign.symbol(), hex(&t.nonce)))
+        .collect();
+    let kind = if h.terms.len() == 1 {
+        "fresh encryption"
+    } else {
+        "result of an operation"
+    };
+    if json {
+        let v = serde_json::json!({
+            "scheme": h.scheme.name(),
+            "version": picrypt_core::format::VERSION,
+            "width": h.shape.width,
+            "height": h.shape.height,
+            "channels": h.shape.channels,
+            "sample_bits": h.sample_bits,
+            "modulus_bits": h.modulus_bits,
+            "range": [h.range.min, h.range.max],
+            "key_id": h.key_id.hex(),
+            "tag": h.tag.map(|t| format!("{t:016x}")),
+            "terms": terms,
+            "header_bytes": h.encoded_len(),
+            "payload_bytes": ct.payload.len(),
+            "total_bytes": ct.encoded_len(),
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    println!(
+        "{}: PICRYPT container v{}",
+        path.display(),
+        picrypt_core::format::VERSION
+    );
+    println!("  scheme        {} ({kind})", h.scheme);
+    println!("  image         {} (width × height × channels)", h.shape);
+    println!(
+        "  samples       {}-bit, stored mod 2^{}",
+        h.sample_bits, h.modulus_bits
+    );
+    println!("  value range   {}", h.range);
+    println!("  key id        {}", h.key_id);
+    match h.tag {
+        Some(t) => println!("  integrity tag {t:016x} (verified on decrypt)"),
+        None => println!("  integrity tag none"),
+    }
+    for (i, t) in terms.iter().enumerate() {
+        println!("  term {i:<8} {t}");
+    }
+    println!(
+        "  size          {} bytes ({} header + {} payload)",
+        ct.encoded_len(),
+        h.encoded_len(),
+        ct.payload.len()
+    );
+    Ok(())
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn run_demo(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    println!(
+        "PICRYPT demo: a {}×{} scene before and after an object moved; the subtraction runs on ciphertexts only.",
+        demo::WIDTH,
+        demo::HEIGHT
+    );
+    let (before, after) = demo::pair(demo::WIDTH, demo::HEIGHT);
+    let key = Key::generate(Scheme::Mask)?;
+    let flow = local_flow(&key, &before, &after)?;
+    let result = ops::apply(Op::Sub, &flow.ct_before, &flow.ct_after)?;
+    let png = |img: &Image| image_io::encode_png(img);
+    let outputs: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("before.png", png(&before)?, "the first image"),
+        ("after.png", png(&after)?, "the second image"),
+        (
+            "before.encrypted.png",
+            png(&render::ciphertext_preview(&flow.ct_before)?)?,
+            "what the server sees of it: noise",
+        ),
+        (
+            "after.encrypted.png",
+            png(&render::ciphertext_preview(&flow.ct_after)?)?,
+            "what the server sees of it: noise",
+        ),
+        (
+            "before.picrypt",
+            flow.ct_before.to_bytes(),
+            "ciphertext sent to the server",
+        ),
+        (
+            "after.picrypt",
+            flow.ct_after.to_bytes(),
+            "ciphertext sent to the server",
+        ),
+        (
+            "diff.picrypt",
+            result.to_bytes(),
+            "encrypted difference the server returns",
+        ),
+        (
+            "diff.png",
+            png(&render::render(
+                &flow.plaintext,
+                RenderMode::Abs,
+                render::DEFAULT_THRESHOLD,
+            ))?,
+            "decrypted |before − after|: the object at both places",
+        ),
+        (
+            "diff.heatmap.png",
+            png(&render::render(
+                &flow.plaintext,
+                RenderMode::Heatmap,
+                render::DEFAULT_THRESHOLD,
+            ))?,
+            "change magnitude",
+        ),
+        (
+            "diff.npy",
+            image_io::npy::encode_i16(&flow.plaintext.shape, &flow.plaintext.values),
+            "exact int16 difference for NumPy",
+        ),
+    ];
+    for (name, bytes, what) in &outputs {
+        let path = dir.join(name);
+        files::write_atomic(&path, bytes)?;
+        println!("  wrote {:<40} {what}", path.display());
+    }
+    println!(
+        "{}",
+        render::stats(&flow.plaintext, render::DEFAULT_THRESHOLD).summary()
+    );
+    Ok(())
+}

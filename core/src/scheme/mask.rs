@@ -1,0 +1,387 @@
+//! The default scheme: additive stream-cipher masking (Castelluccia–Mykletun–Tsudik) with
+//! a linearly homomorphic MAC.
+//!
+//! * Sample `i` of a fresh ciphertext is `(pixel_i + mask_i) mod 2^k`, where `mask_i` is
+//!   the k-bit value at bits `i·k .. (i+1)·k` of the XChaCha20 keystream (keystream
+//!   subkey, fresh 192-bit nonce), read in the same bit order as the payload. So the
+//!   payload is the packed pixels plus the keystream, lane-wise: uniform masks at 1.125
+//!   keystream bytes per sample for k = 9.
+//! * Subtraction is lane-wise `(a − b) mod 2^k` and needs no key; the result lists the
+//!   nonces with their signs ("terms") so the key holder can remove every mask.
+//! * The tag is `Σ_j c_j·P_j + Σ_t ±s(N_t) mod p` with `p = 2^61 − 1`, where `P_j` packs
+//!   consecutive plaintext samples injectively into one field element, `c_j` comes from a
+//!   PRF of the integrity subkey (the same for every image of the key) and `s(N)` is a
+//!   per-nonce one-time pad bound to the image shape. It is linear, so the server
+//!   subtracts tags like samples. `docs/SECURITY.md` gives the forgery bound.
+
+use chacha20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
+use chacha20::{ChaCha20, XChaCha20};
+use rayon::prelude::*;
+use subtle::ConstantTimeEq;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use super::Plaintext;
+use crate::error::{os_random, Error, Result};
+use crate::format::{Container, Header, KeyId, Scheme, Sign, Term, ValueRange};
+use crate::image_io::Image;
+use crate::packing::{self, LaneOp};
+
+/// Modulus bits of fresh ciphertexts of 8-bit images: the smallest modulus in which the
+/// difference of two 8-bit samples (−255..=255) keeps its sign.
+pub const MODULUS_BITS: u8 = 9;
+/// The MAC's prime field: p = 2^61 − 1.
+pub const P: u64 = (1 << 61) - 1;
+/// Bits per packed MAC element; `⌊60 / (k+1)⌋` signed k+1-bit slots fit below 2^60 < p.
+const MAC_ELEMENT_BITS: u32 = 60;
+/// Samples per parallel work unit: a multiple of 8 (whole packed bytes) and of every
+/// possible MAC slot count (3, 4, 5, 6).
+const CHUNK_SAMPLES: usize = 120 * 1024;
+
+const CONTEXT_KEYSTREAM: &str = "picrypt 2026-11-26 mask v1 keystream subkey";
+const CONTEXT_MAC_COEFFICIENTS: &str = "picrypt 2026-11-26 mask v1 mac coefficient subkey";
+const CONTEXT_MAC_PADS: &str = "picrypt 2026-11-26 mask v1 mac pad subkey";
+const CONTEXT_KEY_ID: &str = "picrypt 2026-11-26 mask v1 key id";
+
+/// A secret key of the mask scheme: 32 random bytes and the subkeys derived from them.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct MaskKey {
+    secret: [u8; 32],
+    keystream_key: [u8; 32],
+    mac_coefficient_key: [u8; 32],
+    mac_pad_key: [u8; 32],
+    #[zeroize(skip)]
+    id: KeyId,
+}
+
+impl std::fmt::Debug for MaskKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MaskKey {{ id: {} }}", self.id)
+    }
+}
+
+impl MaskKey {
+    /// A new key from the operating system's CSPRNG.
+    pub fn generate() -> Result<MaskKey> {
+        let mut secret = [0u8; 32];
+        os_random(&mut secret)?;
+        let key = MaskKey::from_bytes(&secret);
+        secret.zeroize();
+        Ok(key)
+    }
+
+    /// Derives the subkeys of a 32-byte secret with BLAKE3 `derive_key`.
+    pub fn from_bytes(secret: &[u8; 32]) -> MaskKey {
+        let id_bytes = blake3::derive_key(CONTEXT_KEY_ID, secret);
+        MaskKey {
+            secret: *secret,
+            keystream_key: blake3::derive_key(CONTEXT_KEYSTREAM, secret),
+            mac_coefficient_key: blake3::derive_key(CONTEXT_MAC_COEFFICIENTS, secret),
+            mac_pad_key: blake3::derive_key(CONTEXT_MAC_PADS, secret),
+            id: KeyId(id_bytes[..16].try_into().unwrap()),
+        }
+    }
+
+    /// The secret bytes, for writing a key file.
+    pub fn secret_bytes(&self) -> &[u8; 32] {
+        &self.secret
+    }
+
+    pub fn id(&self) -> KeyId {
+        self.id
+    }
+
+    /// The one-time pad `s(N)` of a nonce, bound to everything about the image's layout.
+    fn pad(&self, nonce: &[u8; 24], header: &Header) -> u64 {
+        let mut h = blake3::Hasher::new_keyed(&self.mac_pad_key);
+        h.update(nonce);
+        h.update(&[header.sample_bits, header.modulus_bits]);
+        h.update(&header.shape.width.to_le_bytes());
+        h.update(&header.shape.height.to_le_bytes());
+        h.update(&[header.shape.channels]);
+        let out = h.finalize();
+        let wide = u128::from_le_bytes(out.as_bytes()[..16].try_into().unwrap());
+        (wide % P as u128) as u64
+    }
+
+    fn keystream(&self, nonce: &[u8; 24], byte_offset: u64, out: &mut [u8]) {
+        let mut cipher = XChaCha20::new((&self.keystream_key).into(), nonce.into());
+        cipher.seek(byte_offset);
+        out.fill(0);
+        cipher.apply_keystream(out);
+    }
+
+    /// `Σ c_j·P_j mod p` over the samples `values`, which start at sample `start`.
+    fn mac_partial<T: Copy + Into<i64>>(
+        &self,
+        modulus_bits: u8,
+        start: usize,
+        values: &[T],
+    ) -> u64 {
+        let slot_bits = modulus_bits as u32 + 1;
+        let slots = (MAC_ELEMENT_BITS / slot_bits) as usize;
+        debug_assert_eq!(start % slots, 0);
+        let groups = values.len().div_ceil(slots);
+        let mut coefficients = vec![0u8; 8 * groups];
+        let mut prf = ChaCha20::new((&self.mac_coefficient_key).into(), (&[0u8; 12]).into());
+        prf.seek(8 * (start / slots) as u64);
+        prf.apply_keystream(&mut coefficients);
+        let mut acc = 0u64;
+        for (group, c) in values.chunks(slots).zip(coefficients.chunks_exact(8)) {
+            let mut packed: i64 = 0;
+            for (t, &v) in group.iter().enumerate() {
+                packed += v.into() << (slot_bits * t as u32);
+            }
+            let element = if packed < 0 {
+                (packed + P as i64) as u64
+            } else {
+                packed as u64
+            };
+            let coefficient = u64::from_le_bytes(c.try_into().unwrap()) % P;
+            acc = add_mod(acc, mul_mod(coefficient, element));
+        }
+        acc
+    }
+}
+
+fn add_mod(a: u64, b: u64) -> u64 {
+    let s = a + b;
+    if s >= P {
+        s - P
+    } else {
+        s
+    }
+}
+
+fn sub_mod(a: u64, b: u64) -> u64 {
+    add_mod(a, P - b)
+}
+
+fn mul_mod(a: u64, b: u64) -> u64 {
+    let z = a as u128 * b as u128;
+    let folded = (z as u64 & P) + (z >> 61) as u64;
+    let folded = (folded & P) + (folded >> 61);
+    if folded >= P {
+        folded - P
+    } else {
+        folded
+    }
+}
+
+/// The value range a mask ciphertext with these terms must declare: each `+` term adds
+/// `[0, 2^s − 1]`, each `−` term subtracts it.
+pub fn range_of_terms(sample_bits: u8, terms: &[Term]) -> (i64, i64) {
+    let top = (1i64 << sample_bits) - 1;
+    let plus = terms.iter().filter(|t| t.sign == Sign::Plus).count() as i64;
+    let minus = terms.len() as i64 - plus;
+    (-top * minus, top * plus)
+}
+
+/// Checks what a mask header must satisfy beyond the generic format rules.
+pub(crate) fn validate_header(h: &Header) -> Result<()> {
+    if h.terms.is_empty() {
+        return Err(Error::format("mask ciphertext without terms"));
+    }
+    let tag = h
+        .tag
+        .ok_or_else(|| Error::format("mask ciphertext without integrity tag"))?;
+    if tag >= P {
+        return Err(Error::format("tag is not a field element"));
+    }
+    if !h.ext.is_empty() {
+        return Err(Error::format("mask ciphertext with a scheme extension"));
+    }
+    let (min, max) = range_of_terms(h.sample_bits, &h.terms);
+    if (h.range.min as i64, h.range.max as i64) != (min, max) {
+        return Err(Error::format(format!(
+            "value range {} inconsistent with its terms (expected [{min}, {max}])",
+            h.range
+        )));
+    }
+    Ok(())
+}
+
+/// Encrypts an 8-bit image under a fresh random nonce.
+pub fn encrypt(key: &MaskKey, image: &Image) -> Result<Container> {
+    let mut nonce = [0u8; 24];
+    os_random(&mut nonce)?;
+    encrypt_with_nonce(key, image, &nonce)
+}
+
+/// Encrypts under a caller-chosen nonce. Only for known-answer tests: reusing a nonce
+/// with the same key reveals the difference of the two images.
+pub fn encrypt_with_nonce(key: &MaskKey, image: &Image, nonce: &[u8; 24]) -> Result<Container> {
+    let shape = image.shape()?;
+    let k = MODULUS_BITS;
+    let mut header = Header {
+        scheme: Scheme::Mask,
+        sample_bits: 8,
+        modulus_bits: k,
+        shape,
+        range: ValueRange::of_samples(8),
+        key_id: key.id,
+        tag: None,
+        terms: vec![Term {
+            nonce: *nonce,
+            sign: Sign::Plus,
+        }],
+        ext: Vec::new(),
+    };
+    let mut payload = vec![0u8; crate::format::packed_len(shape.samples(), k)];
+    let chunk_bytes = CHUNK_SAMPLES * k as usize / 8;
+    let mac = payload
+        .par_chunks_mut(chunk_bytes)
+        .zip(image.data.par_chunks(CHUNK_SAMPLES))
+        .enumerate()
+        .map(|(i, (out, pixels))| {
+            // The masks are the keystream read as k-bit lanes: add them to the packed
+            // pixels lane-wise.
+            packing::pack_into(pixels, k, out);
+            let mut ks = vec![0u8; out.len()];
+            key.keystream(nonce, (i * chunk_bytes) as u64, &mut ks);
+            packing::lanewise_in_place(out, &ks, k, LaneOp::Add);
+            ks.zeroize();
+            key.mac_partial(k, i * CHUNK_SAMPLES, pixels)
+        })
+        .reduce(|| 0, add_mod);
+    packing::clear_padding(&mut payload, k, shape.samples());
+    header.tag = Some(add_mod(mac, key.pad(nonce, &header)));
+    Ok(Container { header, payload })
+}
+
+/// The header of `a − b`: terms concatenated (B's negated), ranges subtracted, tags
+/// subtracted. Refuses a result range that would not fit the modulus. The caller has
+/// checked that scheme, key, shape and bits agree.
+pub(crate) fn sub_header(ha: &Header, hb: &Header) -> Result<Header> {
+    let (min, max) = ha.range.minus(&hb.range);
+    if !ValueRange::fits(min, max, ha.modulus_bits) {
+        return Err(Error::RangeOverflow(format!(
+            "{} − {} spans [{min}, {max}], which does not fit modulus 2^{}; subtract fresh ciphertexts",
+            ha.range, hb.range, ha.modulus_bits
+        )));
+    }
+    let mut terms = ha.terms.clone();
+    terms.extend(hb.terms.iter().map(|t| Term {
+        nonce: t.nonce,
+        sign: t.sign.negate(),
+    }));
+    if terms.len() > crate::format::MAX_TERMS {
+        return Err(Error::RangeOverflow(format!(
+            "the result would have {} terms (at most {})",
+            terms.len(),
+            crate::format::MAX_TERMS
+        )));
+    }
+    Ok(Header {
+        range: ValueRange {
+            min: min as i32,
+            max: max as i32,
+        },
+        tag: Some(sub_mod(
+            ha.tag.expect("validated mask header"),
+            hb.tag.expect("validated mask header"),
+        )),
+        terms,
+        ..ha.clone()
+    })
+}
+
+/// Removes every mask and verifies the tag; refuses anything that does not verify.
+pub fn decrypt(key: &MaskKey, c: &Container) -> Result<Plaintext> {
+    let h = &c.header;
+    if h.scheme != Scheme::Mask {
+        return Err(Error::SchemeMismatch(format!(
+            "the key is for the mask scheme, the ciphertext uses {}",
+            h.scheme
+        )));
+    }
+    if h.key_id != key.id {
+        return Err(Error::KeyMismatch(format!(
+            "the ciphertext was made with key {}, this key is {}",
+            h.key_id, key.id
+        )));
+    }
+    let k = h.modulus_bits;
+    let modulus_mask = (1i32 << k) - 1;
+    let n = h.shape.samples();
+    let (min, max) = (h.range.min, h.range.max);
+    let chunk_bytes = CHUNK_SAMPLES * k as usize / 8;
+    let mut values = vec![0i16; n];
+    let results: Vec<Result<u64>> = values
+        .par_chunks_mut(CHUNK_SAMPLES)
+        .zip(c.payload.par_chunks(chunk_bytes))
+        .enumerate()
+        .map(|(i, (out, bytes))| {
+            let mut plain = bytes.to_vec();
+            let mut ks = vec![0u8; bytes.len()];
+            for term in &h.terms {
+                key.keystream(&term.nonce, (i * chunk_bytes) as u64, &mut ks);
+                let op = match term.sign {
+                    Sign::Plus => LaneOp::Sub,
+                    Sign::Minus => LaneOp::Add,
+                };
+                packing::lanewise_in_place(&mut plain, &ks, k, op);
+            }
+            ks.zeroize();
+            let mut raw = vec![0u16; out.len()];
+            packing::unpack_into(&plain, k, &mut raw);
+            plain.zeroize();
+            let mut out_of_range = false;
+            for (o, &v) in out.iter_mut().zip(&raw) {
+                let d = ((v as i32 - min) & modulus_mask) + min;
+                out_of_range |= d > max;
+                *o = d as i16;
+            }
+            raw.zeroize();
+            if out_of_range {
+                return Err(Error::Verification(
+                    "a sample lies outside the declared range".into(),
+                ));
+            }
+            Ok(key.mac_partial(k, i * CHUNK_SAMPLES, out))
+        })
+        .collect();
+    let mut expected = 0u64;
+    for r in results {
+        expected = add_mod(expected, r?);
+    }
+    for term in &h.terms {
+        let pad = key.pad(&term.nonce, h);
+        expected = match term.sign {
+            Sign::Plus => add_mod(expected, pad),
+            Sign::Minus => sub_mod(expected, pad),
+        };
+    }
+    let tag = h.tag.expect("validated mask header");
+    if !bool::from(expected.ct_eq(&tag)) {
+        values.zeroize();
+        return Err(Error::Verification("integrity tag does not match".into()));
+    }
+    Ok(Plaintext {
+        shape: h.shape,
+        range: h.range,
+        values,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_arithmetic() {
+        assert_eq!(mul_mod(P - 1, P - 1), 1);
+        assert_eq!(mul_mod(1 << 60, 4), 2);
+        assert_eq!(add_mod(P - 1, 1), 0);
+        assert_eq!(sub_mod(0, 1), P - 1);
+    }
+
+    #[test]
+    fn slots_fit_below_the_prime() {
+        for k in 8u32..=16 {
+            let slot = k + 1;
+            let slots = MAC_ELEMENT_BITS / slot;
+            assert!(slots * slot <= 60);
+            assert_eq!(CHUNK_SAMPLES % slots as usize, 0);
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! The homomorphic schemes, and what every decrypted result looks like.
+
+pub mod mask;
+
+use crate::error::{Error, Result};
+use crate::format::{Header, Scheme, Shape, ValueRange};
+use crate::image_io::Image;
+use crate::packing;
+
+/// A decrypted ciphertext: one signed value per sample, in HWC order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plaintext {
+    pub shape: Shape,
+    /// The range the values are guaranteed to lie in (from the header).
+    pub range: ValueRange,
+    pub values: Vec<i16>,
+}
+
+impl Plaintext {
+    /// Whether this is an image (every value 0..=255) rather than a difference.
+    pub fn is_image(&self) -> bool {
+        self.range.min >= 0 && self.range.max <= 255
+    }
+
+    /// The image, when this plaintext is one.
+    pub fn to_image(&self) -> Result<Image> {
+        if !self.is_image() {
+            return Err(Error::Image(format!(
+                "values span {}, this is a difference, not an image (render it)",
+                self.range
+            )));
+        }
+        Ok(Image {
+            width: self.shape.width,
+            height: self.shape.height,
+            channels: self.shape.channels,
+            data: self.values.iter().map(|&v| v as u8).collect(),
+        })
+    }
+}
+
+/// Scheme-specific header rules, run by [`Header::parse`].
+pub(crate) fn validate_header(h: &Header) -> Result<()> {
+    match h.scheme {
+        Scheme::Mask => mask::validate_header(h),
+    }
+}
+
+/// Scheme-specific payload rules, run by [`crate::Container::parse`].
+pub(crate) fn validate_payload(h: &Header, payload: &[u8]) -> Result<()> {
+    match h.scheme {
+        Scheme::Mask => {
+            if !packing::padding_is_zero(payload, h.modulus_bits, h.shape.samples()) {
+                return Err(Error::format("nonzero padding bits after the last sample"));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Encrypts an image under a key of any scheme.
+pub fn encrypt(key: &crate::keyfile::Key, image: &Image) -> Result<crate::Container> {
+    match key {
+        crate::keyfile::Key::Mask(k) => mask::encrypt(k, image),
+    }
+}
+
+/// Decrypts (and, where the scheme can, verifies) a ciphertext.
+pub fn decrypt(key: &crate::keyfile::Key, c: &crate::Container) -> Result<Plaintext> {
+    if key.scheme() != c.header.scheme {
+        return Err(Error::SchemeMismatch(format!(
+            "the key is for {}, the ciphertext uses {}",
+            key.scheme(),
+            c.header.scheme
+        )));
+    }
+    match key {
+        crate::keyfile::Key::Mask(k) => mask::decrypt(k, c),
+    }
+}

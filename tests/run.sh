@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every PICRYPT test, installing what a fresh machine lacks first.
+# Usage: bash tests/run.sh        (README's second command; .ci/run calls it)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n==> %s\n' "$*"; }
+
+say "toolchain"
+command -v cargo >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs" >&2; exit 1; }
+cargo --version
+rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy
+
+say "formatting and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+say "unit, property and integration tests (core, cli, function)"
+cargo test --workspace --locked
+
+echo
+echo "all PICRYPT tests passed"
