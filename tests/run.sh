@@ -18,5 +18,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 say "unit, property and integration tests (core, cli, function)"
 cargo test --workspace --locked
 
+say "independent Python implementation of docs/FORMAT.md against the vectors and the binary"
+python3 -c "import blake3, Crypto" 2>/dev/null || python3 -m pip install --quiet blake3 pycryptodome
+cargo build --locked -p picrypt
+python3 tests/reference/mask_reference.py --picrypt target/debug/picrypt
+
 echo
 echo "all PICRYPT tests passed"

@@ -178,6 +178,12 @@ pub fn range_of_terms(sample_bits: u8, terms: &[Term]) -> (i64, i64) {
 
 /// Checks what a mask header must satisfy beyond the generic format rules.
 pub(crate) fn validate_header(h: &Header) -> Result<()> {
+    if h.modulus_bits != MODULUS_BITS {
+        return Err(Error::format(format!(
+            "mask ciphertexts are stored mod 2^{MODULUS_BITS}, not 2^{}",
+            h.modulus_bits
+        )));
+    }
     if h.terms.is_empty() {
         return Err(Error::format("mask ciphertext without terms"));
     }
