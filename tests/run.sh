@@ -1,27 +1,79 @@
 #!/usr/bin/env bash
 # Runs every PICRYPT test, installing what a fresh machine lacks first.
 # Usage: bash tests/run.sh        (README's second command; .ci/run calls it)
+#
+# It starts, on loopback only, a real S3-protocol server (moto) and the function under
+# `cargo lambda watch`, and stops them when it exits.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$(pwd)
+logs="$root/target/test-logs"
+mkdir -p "$logs"
 
 say() { printf '\n==> %s\n' "$*"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+pip_install() { python3 -m pip install --quiet --disable-pip-version-check "$@"; }
 
-say "toolchain"
+say "toolchain and test tools"
 command -v cargo >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs" >&2; exit 1; }
 cargo --version
 rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy
+rustup target list --installed | grep -q '^aarch64-unknown-linux-gnu$' || rustup target add aarch64-unknown-linux-gnu
+command -v cargo-lambda >/dev/null || pip_install cargo-lambda
+python3 -c 'import moto.server, flask, flask_cors' 2>/dev/null || pip_install 'moto[server]'
+command -v cfn-lint >/dev/null || pip_install cfn-lint
+python3 -c 'import blake3, Crypto' 2>/dev/null || pip_install blake3 pycryptodome
+cargo lambda --version
 
 say "formatting and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-say "unit, property and integration tests (core, cli, function)"
+say "SAM template (cfn-lint)"
+cfn-lint template.yaml
+echo "template.yaml: no findings"
+
+say "build"
+cargo build --workspace --locked
+
+say "real S3-protocol server (moto) and the function under cargo lambda watch, on loopback"
+export AWS_ACCESS_KEY_ID=picrypt-test AWS_SECRET_ACCESS_KEY=picrypt-test-secret AWS_REGION=us-east-1
+export AWS_EC2_METADATA_DISABLED=true AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+s3_port=$(free_port)
+watch_port=$(free_port)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill -- "-$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+setsid moto_server -H 127.0.0.1 -p "$s3_port" >"$logs/moto.log" 2>&1 &
+pids+=($!)
+export PICRYPT_TEST_S3_ENDPOINT="http://127.0.0.1:$s3_port"
+export PICRYPT_E2E_LAMBDA_BUCKET=picrypt-e2e
+setsid cargo lambda watch --locked -A 127.0.0.1 -P "$watch_port" --bin picrypt-function \
+    --env-var PICRYPT_BUCKET="$PICRYPT_E2E_LAMBDA_BUCKET" --env-var PICRYPT_PREFIX=picrypt/ \
+    --env-var AWS_ENDPOINT_URL="$PICRYPT_TEST_S3_ENDPOINT" --env-var AWS_REGION="$AWS_REGION" \
+    --env-var AWS_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID" --env-var AWS_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY" \
+    --env-var AWS_EC2_METADATA_DISABLED=true --env-var RUST_LOG=info \
+    >"$logs/lambda-watch.log" 2>&1 &
+pids+=($!)
+export PICRYPT_E2E_LAMBDA_URL="http://127.0.0.1:$watch_port/lambda-url/picrypt-function"
+for _ in $(seq 1 300); do
+    curl -sf -m 5 "$PICRYPT_E2E_LAMBDA_URL/health" >/dev/null 2>&1 && break
+    sleep 1
+done
+curl -sf -m 5 "$PICRYPT_E2E_LAMBDA_URL/health" || { echo "cargo lambda watch did not come up:" >&2; tail -30 "$logs/lambda-watch.log" >&2; exit 1; }
+echo
+curl -sf -m 5 "$PICRYPT_TEST_S3_ENDPOINT" >/dev/null || { echo "moto did not come up:" >&2; tail -30 "$logs/moto.log" >&2; exit 1; }
+echo "moto at $PICRYPT_TEST_S3_ENDPOINT, function at $PICRYPT_E2E_LAMBDA_URL"
+
+say "unit, property, handler, S3 and end-to-end tests (core, cli, function)"
 cargo test --workspace --locked
 
 say "independent Python implementation of docs/FORMAT.md against the vectors and the binary"
-python3 -c "import blake3, Crypto" 2>/dev/null || python3 -m pip install --quiet blake3 pycryptodome
-cargo build --locked -p picrypt
 python3 tests/reference/mask_reference.py --picrypt target/debug/picrypt
+
+say "Lambda build for arm64 (cargo lambda build --release --arm64)"
+cargo lambda build --release --arm64 --locked --bin picrypt-function
+ls -l target/lambda/picrypt-function/bootstrap
 
 echo
 echo "all PICRYPT tests passed"

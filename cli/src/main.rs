@@ -3,12 +3,16 @@
 //! `picrypt-core`.
 
 mod files;
+mod remote;
+mod s3;
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
+use base64::Engine;
 use clap::{Parser, Subcommand, ValueEnum};
 use picrypt_core::format::FILE_EXTENSION;
 use picrypt_core::keyfile::Key;
@@ -73,6 +77,8 @@ enum Command {
         out: PathBuf,
         #[arg(long, value_enum, default_value_t = OpArg::Sub)]
         op: OpArg,
+        #[command(flatten)]
+        remote: RemoteArgs,
     },
     /// The whole flow: encrypt both images, subtract, decrypt, verify, render, report.
     Run {
@@ -89,6 +95,20 @@ enum Command {
         npy: Option<PathBuf>,
         #[command(flatten)]
         render: RenderArgs,
+        #[command(flatten)]
+        remote: RemoteArgs,
+    },
+    /// Serve the function over plain HTTP (POST /diff, GET /health, GET /openapi.json).
+    Serve {
+        /// Address to listen on (port 0 picks a free port and prints it).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+        /// The only S3 bucket the function may use (default: PICRYPT_BUCKET).
+        #[arg(long)]
+        bucket: Option<String>,
+        /// Key prefix inputs and outputs must lie under (default: PICRYPT_PREFIX).
+        #[arg(long)]
+        prefix: Option<String>,
     },
     /// Show a ciphertext's header (no key needed).
     Inspect {
@@ -103,6 +123,38 @@ enum Command {
         #[arg(long, default_value = "picrypt-demo")]
         out: PathBuf,
     },
+}
+
+#[derive(clap::Args)]
+struct RemoteArgs {
+    /// Subtract on the function at this base URL (the CLI posts to URL/diff), e.g.
+    /// http://127.0.0.1:9000/lambda-url/picrypt-function under cargo lambda watch.
+    #[arg(long)]
+    url: Option<String>,
+    /// Upload the ciphertexts to this S3 bucket and pass their keys (for large images).
+    #[arg(long, requires = "url")]
+    s3_bucket: Option<String>,
+    /// Key prefix for uploads; must lie under the function's PICRYPT_PREFIX.
+    #[arg(long, default_value = "picrypt/")]
+    s3_prefix: String,
+    /// Sign requests with AWS SigV4 (automatic for Function URLs when credentials exist).
+    #[arg(long, requires = "url")]
+    sigv4: bool,
+    /// Seconds to wait for the function's answer.
+    #[arg(long, default_value_t = 300)]
+    timeout: u64,
+}
+
+impl RemoteArgs {
+    fn local() -> RemoteArgs {
+        RemoteArgs {
+            url: None,
+            s3_bucket: None,
+            s3_prefix: String::new(),
+            sigv4: false,
+            timeout: 0,
+        }
+    }
 }
 
 #[derive(clap::Args)]
@@ -210,7 +262,13 @@ fn run(command: Command) -> Result<()> {
             out,
             render,
         } => decrypt(&key, &ciphertext, &out, &render),
-        Command::Diff { a, b, out, op } => diff(&a, &b, &out, op.into()),
+        Command::Diff {
+            a,
+            b,
+            out,
+            op,
+            remote,
+        } => diff(&a, &b, &out, op.into(), &remote),
         Command::Run {
             before,
             after,
@@ -218,6 +276,7 @@ fn run(command: Command) -> Result<()> {
             key,
             npy,
             render,
+            remote,
         } => run_flow(
             &before,
             &after,
@@ -225,7 +284,13 @@ fn run(command: Command) -> Result<()> {
             key.as_deref(),
             npy.as_deref(),
             &render,
+            &remote,
         ),
+        Command::Serve {
+            addr,
+            bucket,
+            prefix,
+        } => serve(addr, bucket, prefix),
         Command::Inspect { ciphertext, json } => inspect(&ciphertext, json),
         Command::Demo { out } => run_demo(&out),
     }
@@ -315,12 +380,12 @@ fn write_plaintext(pt: &Plaintext, out: &Path, args: &RenderArgs) -> Result<()> 
     Ok(())
 }
 
-fn diff(a: &Path, b: &Path, out: &Path, op: Op) -> Result<()> {
+fn diff(a: &Path, b: &Path, out: &Path, op: Op, remote: &RemoteArgs) -> Result<()> {
     check_container_name(out)?;
     let a_bytes = files::read(a)?;
     let b_bytes = files::read(b)?;
     let start = Instant::now();
-    let result = ops::apply_bytes(op, &a_bytes, &b_bytes)?;
+    let result = subtract(op, &a_bytes, &b_bytes, remote)?;
     files::write_atomic(out, &result)?;
     println!(
         "{} − {} → {} ({} bytes) in {:.0?}",
@@ -333,15 +398,150 @@ fn diff(a: &Path, b: &Path, out: &Path, op: Op) -> Result<()> {
     Ok(())
 }
 
-/// Result of the whole local flow.
+/// A − B of two encoded ciphertexts: in-process, or on the function at `--url`.
+fn subtract(op: Op, a: &[u8], b: &[u8], remote: &RemoteArgs) -> Result<Vec<u8>> {
+    match &remote.url {
+        None => Ok(ops::apply_bytes(op, a, b)?),
+        Some(url) => runtime()?.block_on(remote_subtract(url, op, a, b, remote)),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Runtime::new().context("cannot start the async runtime")
+}
+
+fn random_id() -> Result<String> {
+    let mut bytes = [0u8; 8];
+    getrandom::getrandom(&mut bytes).map_err(|e| anyhow!("operating system randomness: {e}"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+async fn remote_subtract(
+    url: &str,
+    op: Op,
+    a: &[u8],
+    b: &[u8],
+    args: &RemoteArgs,
+) -> Result<Vec<u8>> {
+    let remote = remote::Remote::new(url, args.sigv4, Duration::from_secs(args.timeout)).await?;
+    let b64 = |x: &[u8]| base64::engine::general_purpose::STANDARD.encode(x);
+    let mut s3_client = None;
+    let request = match &args.s3_bucket {
+        Some(bucket) => {
+            let client = picrypt_function::storage::client_from_env().await;
+            let base = format!("{}uploads/{}/", args.s3_prefix, random_id()?);
+            let (key_a, key_b) = (format!("{base}a.picrypt"), format!("{base}b.picrypt"));
+            let t = Instant::now();
+            s3::upload(&client, bucket, &key_a, a, "upload A").await?;
+            s3::upload(&client, bucket, &key_b, b, "upload B").await?;
+            step(
+                "upload",
+                t,
+                &format!(
+                    "s3://{bucket}/{base}{{a,b}}.picrypt ({} bytes)",
+                    a.len() + b.len()
+                ),
+            );
+            s3_client = Some(client);
+            serde_json::json!({
+                "a": {"s3": {"key": key_a, "bucket": bucket}},
+                "b": {"s3": {"key": key_b, "bucket": bucket}},
+                "op": op.name(),
+                "output": {"s3": {"key": format!("{base}diff.picrypt")}},
+            })
+        }
+        None => {
+            serde_json::json!({"a": {"inline": b64(a)}, "b": {"inline": b64(b)}, "op": op.name()})
+        }
+    };
+    let body = serde_json::to_vec(&request)?;
+    if args.s3_bucket.is_none() && body.len() > picrypt_function::LAMBDA_PAYLOAD_LIMIT {
+        bail!(
+            "the two ciphertexts are {} bytes as JSON, over Lambda's 6 MB request limit: pass --s3-bucket BUCKET",
+            body.len()
+        );
+    }
+    let sent = body.len();
+    let t = Instant::now();
+    let response = remote.diff(body).await?;
+    step(
+        "subtract",
+        t,
+        &format!(
+            "on {url}{} (server {:.1} ms, {sent} bytes sent; no key)",
+            if remote.signs() { ", SigV4-signed" } else { "" },
+            response.server_ms
+        ),
+    );
+    match response.result {
+        picrypt_function::api::ResultLocation::Inline(text) => {
+            base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .context("the server sent a result that is not valid base64")
+        }
+        picrypt_function::api::ResultLocation::S3 { bucket, key } => {
+            let client = match s3_client {
+                Some(c) => c,
+                None => picrypt_function::storage::client_from_env().await,
+            };
+            let t = Instant::now();
+            let bytes = s3::download(&client, &bucket, &key, "download result").await?;
+            step(
+                "download",
+                t,
+                &format!("s3://{bucket}/{key} ({} bytes)", bytes.len()),
+            );
+            Ok(bytes)
+        }
+    }
+}
+
+fn serve(addr: SocketAddr, bucket: Option<String>, prefix: Option<String>) -> Result<()> {
+    let mut config = picrypt_function::Config::from_env().map_err(|e| anyhow!(e))?;
+    if bucket.is_some() {
+        config.bucket = bucket;
+    }
+    if let Some(prefix) = prefix {
+        config.prefix = prefix;
+    }
+    runtime()?.block_on(async move {
+        let s3 = match config.bucket {
+            Some(_) => Some(picrypt_function::storage::client_from_env().await),
+            None => None,
+        };
+        let bucket_note = match &config.bucket {
+            Some(b) => format!("S3 bucket {b}, prefix {:?}", config.prefix),
+            None => "no S3 bucket: inline only".to_string(),
+        };
+        let app = std::sync::Arc::new(picrypt_function::App { config, s3 });
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let local = listener.local_addr()?;
+        println!("picrypt function listening on http://{local} ({bucket_note}); POST /diff, GET /health; Ctrl-C stops");
+        use std::io::Write;
+        std::io::stdout().flush()?;
+        tokio::select! {
+            r = picrypt_function::serve::serve_on(app, listener) => r.context("server failed"),
+            _ = tokio::signal::ctrl_c() => {
+                println!("stopped");
+                Ok(())
+            }
+        }
+    })
+}
+
+/// Result of the whole flow.
 struct Flow {
     ct_before: Container,
     ct_after: Container,
+    result: Container,
     plaintext: Plaintext,
 }
 
-/// Encrypts both images, subtracts, decrypts and verifies, printing each step.
-fn local_flow(key: &Key, before: &Image, after: &Image) -> Result<Flow> {
+/// Encrypts both images, subtracts (here or on the function at `--url`), decrypts and
+/// verifies, printing each step.
+fn flow(key: &Key, before: &Image, after: &Image, remote: &RemoteArgs) -> Result<Flow> {
     before.check_same_shape(after)?;
     let t = Instant::now();
     let ct_before = scheme::encrypt(key, before)?;
@@ -351,18 +551,24 @@ fn local_flow(key: &Key, before: &Image, after: &Image) -> Result<Flow> {
         t,
         &format!("two {} images", ct_before.header.shape),
     );
-    let t = Instant::now();
-    let result = ops::apply(Op::Sub, &ct_before, &ct_after)?;
-    step(
-        "subtract",
-        t,
-        &format!(
-            "on ciphertexts ({} + {} bytes in, {} out; no key)",
-            ct_before.encoded_len(),
-            ct_after.encoded_len(),
-            result.encoded_len()
-        ),
-    );
+    let result = if remote.url.is_some() {
+        let bytes = subtract(Op::Sub, &ct_before.to_bytes(), &ct_after.to_bytes(), remote)?;
+        Container::parse(&bytes).context("the function's result")?
+    } else {
+        let t = Instant::now();
+        let result = ops::apply(Op::Sub, &ct_before, &ct_after)?;
+        step(
+            "subtract",
+            t,
+            &format!(
+                "on ciphertexts ({} + {} bytes in, {} out; no key)",
+                ct_before.encoded_len(),
+                ct_after.encoded_len(),
+                result.encoded_len()
+            ),
+        );
+        result
+    };
     let t = Instant::now();
     ops::check_result_of(Op::Sub, &ct_before.header, &ct_after.header, &result.header)?;
     let plaintext = scheme::decrypt(key, &result)?;
@@ -370,6 +576,7 @@ fn local_flow(key: &Key, before: &Image, after: &Image) -> Result<Flow> {
     Ok(Flow {
         ct_before,
         ct_after,
+        result,
         plaintext,
     })
 }
@@ -385,6 +592,7 @@ fn run_flow(
     key: Option<&Path>,
     npy: Option<&Path>,
     args: &RenderArgs,
+    remote: &RemoteArgs,
 ) -> Result<()> {
     if files::extension(out) != "png" {
         bail!("{}: the render is a PNG; name it *.png", out.display());
@@ -395,7 +603,7 @@ fn run_flow(
     };
     let before_img = files::read_image(before)?;
     let after_img = files::read_image(after)?;
-    let flow = local_flow(&key, &before_img, &after_img)?;
+    let flow = flow(&key, &before_img, &after_img, remote)?;
     write_plaintext(&flow.plaintext, out, args)?;
     if let Some(npy) = npy {
         files::write_atomic(
@@ -486,8 +694,7 @@ fn run_demo(dir: &Path) -> Result<()> {
     );
     let (before, after) = demo::pair(demo::WIDTH, demo::HEIGHT);
     let key = Key::generate(Scheme::Mask)?;
-    let flow = local_flow(&key, &before, &after)?;
-    let result = ops::apply(Op::Sub, &flow.ct_before, &flow.ct_after)?;
+    let flow = flow(&key, &before, &after, &RemoteArgs::local())?;
     let png = |img: &Image| image_io::encode_png(img);
     let outputs: Vec<(&str, Vec<u8>, &str)> = vec![
         ("before.png", png(&before)?, "the first image"),
@@ -514,7 +721,7 @@ fn run_demo(dir: &Path) -> Result<()> {
         ),
         (
             "diff.picrypt",
-            result.to_bytes(),
+            flow.result.to_bytes(),
             "encrypted difference the server returns",
         ),
         (

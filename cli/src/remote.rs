@@ -1,0 +1,247 @@
+//! Calling a PICRYPT function over HTTP: `POST URL/diff`, SigV4-signed for Function URLs
+//! with `AuthType: AWS_IAM`, with one-line errors for every way it can fail.
+
+use std::time::{Duration, SystemTime};
+
+use anyhow::{anyhow, bail, Context, Result};
+use aws_credential_types::provider::ProvideCredentials;
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+use aws_sigv4::sign::v4;
+use picrypt_function::api::{DiffResponse, ErrorBody};
+
+/// How requests are signed.
+enum Signer {
+    None,
+    SigV4 {
+        credentials: Credentials,
+        region: String,
+    },
+}
+
+/// A PICRYPT function at a base URL.
+pub struct Remote {
+    base: String,
+    signer: Signer,
+    timeout: Duration,
+    http: reqwest::Client,
+}
+
+/// The region of a Lambda Function URL host (`<id>.lambda-url.<region>.on.aws`).
+pub fn lambda_url_region(host: &str) -> Option<String> {
+    let rest = host.split_once(".lambda-url.")?.1;
+    let region = rest.strip_suffix(".on.aws")?;
+    (!region.is_empty() && !region.contains('.')).then(|| region.to_string())
+}
+
+impl Remote {
+    /// Prepares a client. Signs with SigV4 when `force_sigv4`, or automatically when the
+    /// host is a Lambda Function URL and AWS credentials are available.
+    pub async fn new(url: &str, force_sigv4: bool, timeout: Duration) -> Result<Remote> {
+        let parsed = reqwest::Url::parse(url).with_context(|| format!("invalid --url {url:?}"))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            bail!("--url must be http:// or https://, not {url:?}");
+        }
+        let host = parsed.host_str().unwrap_or("").to_string();
+        let url_region = lambda_url_region(&host);
+        let signer = if force_sigv4 || url_region.is_some() {
+            match load_credentials().await {
+                Ok((credentials, config_region)) => {
+                    let region = url_region.or(config_region).ok_or_else(|| {
+                        anyhow!(
+                            "--sigv4 needs a region: set AWS_REGION (the URL does not name one)"
+                        )
+                    })?;
+                    tracing::debug!(region, "signing requests with SigV4");
+                    Signer::SigV4 {
+                        credentials,
+                        region,
+                    }
+                }
+                Err(e) if force_sigv4 => bail!("--sigv4 needs AWS credentials: {e}"),
+                Err(e) => {
+                    tracing::info!("no AWS credentials ({e}); sending unsigned requests");
+                    Signer::None
+                }
+            }
+        } else {
+            Signer::None
+        };
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("picrypt/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .context("cannot create an HTTP client")?;
+        Ok(Remote {
+            base: url.trim_end_matches('/').to_string(),
+            signer,
+            timeout,
+            http,
+        })
+    }
+
+    pub fn signs(&self) -> bool {
+        matches!(self.signer, Signer::SigV4 { .. })
+    }
+
+    /// `POST URL/diff` with a JSON body; the parsed answer, or the server's error as one line.
+    pub async fn diff(&self, body: Vec<u8>) -> Result<DiffResponse> {
+        let url = format!("{}/diff", self.base);
+        let request = self.build(&url, body)?;
+        let response = self
+            .http
+            .execute(request)
+            .await
+            .map_err(|e| self.describe(&url, e))?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|e| self.describe(&url, e))?;
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).with_context(|| {
+                format!(
+                    "{url} answered {status} with an unexpected body (is this a PICRYPT function?)"
+                )
+            });
+        }
+        match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(e) => bail!(
+                "server refused the request: {} {}: {}{}",
+                status.as_u16(),
+                e.error.code,
+                e.error.message,
+                e.error
+                    .request_id
+                    .filter(|id| !id.is_empty())
+                    .map(|id| format!(" (request id {id})"))
+                    .unwrap_or_default()
+            ),
+            Err(_) => {
+                let text = String::from_utf8_lossy(&bytes);
+                let snippet: String = text
+                    .chars()
+                    .take(160)
+                    .collect::<String>()
+                    .replace(['\n', '\r'], " ");
+                let hint = match status.as_u16() {
+                    403 if !self.signs() => " (a Function URL with AuthType AWS_IAM needs signed requests: set AWS credentials or pass --sigv4)",
+                    403 => " (the signature was refused: check the credentials, region and the function's resource policy)",
+                    _ => "",
+                };
+                bail!("{url} answered HTTP {}{hint}: {snippet}", status.as_u16())
+            }
+        }
+    }
+
+    fn build(&self, url: &str, body: Vec<u8>) -> Result<reqwest::Request> {
+        let mut request = http::Request::builder()
+            .method("POST")
+            .uri(url)
+            .header("content-type", "application/json")
+            .body(body)
+            .context("cannot build the request")?;
+        if let Signer::SigV4 {
+            credentials,
+            region,
+        } = &self.signer
+        {
+            sign_request(&mut request, credentials, region, SystemTime::now())?;
+        }
+        let mut request = reqwest::Request::try_from(request.map(reqwest::Body::from))
+            .context("cannot build the request")?;
+        *request.timeout_mut() = Some(self.timeout);
+        Ok(request)
+    }
+
+    fn describe(&self, url: &str, e: reqwest::Error) -> anyhow::Error {
+        if e.is_timeout() {
+            anyhow!(
+                "request to {url} timed out after {:?} (raise --timeout for large images)",
+                self.timeout
+            )
+        } else if e.is_connect() {
+            let cause = std::error::Error::source(&e)
+                .map(|s| {
+                    let mut text = s.to_string();
+                    let mut next = s.source();
+                    while let Some(n) = next {
+                        text = n.to_string();
+                        next = n.source();
+                    }
+                    text
+                })
+                .unwrap_or_default();
+            anyhow!("cannot connect to {url}: {cause} (is the function running?)")
+        } else {
+            anyhow!("request to {url} failed: {e}")
+        }
+    }
+}
+
+/// Signs a Lambda Function URL request (service `lambda`) in place: adds `x-amz-date`,
+/// `authorization` and, for temporary credentials, `x-amz-security-token`.
+pub fn sign_request(
+    request: &mut http::Request<Vec<u8>>,
+    credentials: &Credentials,
+    region: &str,
+    time: SystemTime,
+) -> Result<()> {
+    let identity = credentials.clone().into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(region)
+        .name("lambda")
+        .time(time)
+        .settings(SigningSettings::default())
+        .build()
+        .context("cannot prepare the SigV4 signature")?
+        .into();
+    let headers: Vec<(&str, &str)> = request
+        .headers()
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)))
+        .collect();
+    let uri = request.uri().to_string();
+    let signable = SignableRequest::new(
+        request.method().as_str(),
+        uri,
+        headers.into_iter(),
+        SignableBody::Bytes(request.body()),
+    )
+    .context("cannot sign the request")?;
+    let (instructions, _signature) = sign(signable, &params)
+        .context("cannot sign the request")?
+        .into_parts();
+    instructions.apply_to_request_http1x(request);
+    Ok(())
+}
+
+/// Credentials and region from the standard AWS chain (environment, profile, SSO, …).
+async fn load_credentials() -> Result<(Credentials, Option<String>)> {
+    let config = aws_config::load_from_env().await;
+    let provider = config
+        .credentials_provider()
+        .ok_or_else(|| anyhow!("no credentials provider configured"))?;
+    let credentials = provider
+        .provide_credentials()
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    Ok((credentials, config.region().map(|r| r.to_string())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_function_url_hosts() {
+        assert_eq!(
+            lambda_url_region("abc123.lambda-url.eu-west-1.on.aws").as_deref(),
+            Some("eu-west-1")
+        );
+        assert_eq!(lambda_url_region("127.0.0.1"), None);
+        assert_eq!(
+            lambda_url_region("x.execute-api.eu-west-1.amazonaws.com"),
+            None
+        );
+        assert_eq!(lambda_url_region("a.lambda-url.evil.example.com"), None);
+    }
+}

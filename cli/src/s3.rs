@@ -1,0 +1,144 @@
+//! Uploading ciphertexts to S3 and downloading results, with progress bars on a terminal.
+
+use anyhow::{anyhow, Context, Result};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::Client;
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Objects above this go up in parts, so the progress bar moves and a failure costs one part.
+const PART_BYTES: usize = 8 * 1024 * 1024;
+
+fn bar(len: u64, label: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "  {msg:<22} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_message(label.to_string());
+    bar
+}
+
+fn sdk_error(e: impl std::error::Error) -> anyhow::Error {
+    use aws_sdk_s3::error::DisplayErrorContext;
+    anyhow!("{}", DisplayErrorContext(e))
+}
+
+/// Uploads `bytes` to `s3://bucket/key`.
+pub async fn upload(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    bytes: &[u8],
+    label: &str,
+) -> Result<()> {
+    let progress = bar(bytes.len() as u64, label);
+    let context = || format!("cannot upload to s3://{bucket}/{key}");
+    if bytes.len() <= PART_BYTES {
+        client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(ByteStream::from(bytes.to_vec()))
+            .send()
+            .await
+            .map_err(sdk_error)
+            .with_context(context)?;
+        progress.finish_and_clear();
+        return Ok(());
+    }
+    let upload = client
+        .create_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(sdk_error)
+        .with_context(context)?;
+    let upload_id = upload
+        .upload_id()
+        .ok_or_else(|| anyhow!("S3 returned no upload id"))?
+        .to_string();
+    let mut parts = Vec::new();
+    for (i, chunk) in bytes.chunks(PART_BYTES).enumerate() {
+        let number = i as i32 + 1;
+        let result = client
+            .upload_part()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(&upload_id)
+            .part_number(number)
+            .body(ByteStream::from(chunk.to_vec()))
+            .send()
+            .await;
+        match result {
+            Ok(part) => parts.push(
+                CompletedPart::builder()
+                    .part_number(number)
+                    .set_e_tag(part.e_tag().map(str::to_string))
+                    .build(),
+            ),
+            Err(e) => {
+                let _ = client
+                    .abort_multipart_upload()
+                    .bucket(bucket)
+                    .key(key)
+                    .upload_id(&upload_id)
+                    .send()
+                    .await;
+                return Err(sdk_error(e)).with_context(context);
+            }
+        }
+        progress.inc(chunk.len() as u64);
+    }
+    client
+        .complete_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(&upload_id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(parts))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(sdk_error)
+        .with_context(context)?;
+    progress.finish_and_clear();
+    Ok(())
+}
+
+/// Downloads `s3://bucket/key` whole.
+pub async fn download(client: &Client, bucket: &str, key: &str, label: &str) -> Result<Vec<u8>> {
+    let context = || format!("cannot download s3://{bucket}/{key}");
+    let response = client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(sdk_error)
+        .with_context(context)?;
+    let len = response.content_length().unwrap_or(0).max(0) as u64;
+    let progress = bar(len, label);
+    let mut body = response.body;
+    let mut out = Vec::with_capacity(len as usize);
+    while let Some(chunk) = body
+        .try_next()
+        .await
+        .map_err(|e| anyhow!("{e}"))
+        .with_context(context)?
+    {
+        out.extend_from_slice(&chunk);
+        progress.inc(chunk.len() as u64);
+    }
+    progress.finish_and_clear();
+    if out.len() as u64 != len {
+        return Err(anyhow!("got {} of {len} bytes", out.len())).with_context(context);
+    }
+    Ok(out)
+}

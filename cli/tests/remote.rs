@@ -1,0 +1,451 @@
+//! The real `picrypt` binary against a real function over loopback HTTP — `picrypt serve`
+//! started here, and the function under `cargo lambda watch` when tests/run.sh started it
+//! (`PICRYPT_E2E_LAMBDA_URL`, required when `CI` is set) — with a real S3-protocol server
+//! (moto) for the S3 paths.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use assert_cmd::cargo::CommandCargoExt;
+use image::RgbImage;
+use picrypt_function::test_support::{S3Server, AWS_TEST_ENV};
+use tempfile::TempDir;
+
+/// A function to test against.
+struct Target {
+    name: &'static str,
+    url: String,
+    bucket: String,
+    _serve: Option<ServeProcess>,
+}
+
+struct ServeProcess(Child);
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Runtime::new().unwrap()
+}
+
+fn picrypt(s3: &S3Server) -> Command {
+    let mut c = Command::cargo_bin("picrypt").unwrap();
+    c.envs(AWS_TEST_ENV).env("AWS_ENDPOINT_URL", &s3.endpoint);
+    c
+}
+
+/// `picrypt serve` on a free port, with its own bucket.
+fn serve_target(s3: &S3Server) -> Target {
+    let bucket = rt().block_on(s3.bucket("picrypt-serve"));
+    let mut child = picrypt(s3)
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--bucket",
+            &bucket,
+            "--prefix",
+            "picrypt/",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .unwrap_or_else(|| panic!("unexpected serve banner: {line}"));
+    Target {
+        name: "picrypt serve",
+        url: format!("http://{addr}"),
+        bucket,
+        _serve: Some(ServeProcess(child)),
+    }
+}
+
+/// The function under `cargo lambda watch`, when tests/run.sh started it.
+fn lambda_target(s3: &S3Server) -> Option<Target> {
+    let Ok(url) = std::env::var("PICRYPT_E2E_LAMBDA_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run these tests against cargo lambda watch: run them through tests/run.sh"
+        );
+        eprintln!("note: PICRYPT_E2E_LAMBDA_URL is not set, so only `picrypt serve` is tested (tests/run.sh sets it)");
+        return None;
+    };
+    let bucket = std::env::var("PICRYPT_E2E_LAMBDA_BUCKET").expect("PICRYPT_E2E_LAMBDA_BUCKET");
+    rt().block_on(async {
+        let _ = s3.client().create_bucket().bucket(&bucket).send().await;
+    });
+    Some(Target {
+        name: "cargo lambda watch",
+        url,
+        bucket,
+        _serve: None,
+    })
+}
+
+fn targets(s3: &S3Server) -> Vec<Target> {
+    let mut t = vec![serve_target(s3)];
+    t.extend(lambda_target(s3));
+    t
+}
+
+fn scene(w: u32, h: u32, x0: u32) -> RgbImage {
+    RgbImage::from_fn(w, h, |x, y| {
+        if (x0..x0 + w / 5).contains(&x) && (h / 3..h / 2).contains(&y) {
+            image::Rgb([230, 20, 30])
+        } else {
+            image::Rgb([(x % 251) as u8, (y % 241) as u8, ((x * y) % 239) as u8])
+        }
+    })
+}
+
+struct Files {
+    dir: TempDir,
+}
+
+impl Files {
+    fn new(w: u32, h: u32) -> Files {
+        let dir = TempDir::new().unwrap();
+        scene(w, h, w / 10)
+            .save(dir.path().join("before.png"))
+            .unwrap();
+        scene(w, h, w / 2)
+            .save(dir.path().join("after.png"))
+            .unwrap();
+        Files { dir }
+    }
+    fn p(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+    fn s(&self, name: &str) -> String {
+        self.p(name).to_str().unwrap().to_string()
+    }
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.output().unwrap()
+}
+
+fn ok(cmd: &mut Command) -> String {
+    let out = run(cmd);
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn fails(cmd: &mut Command, needle: &str) -> String {
+    let out = run(cmd);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{cmd:?} should fail: {stderr}");
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "{cmd:?}: more than one line: {stderr}"
+    );
+    assert!(
+        stderr.starts_with("picrypt: error: ") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(needle),
+        "{cmd:?}: expected {needle:?} in {stderr}"
+    );
+    stderr
+}
+
+/// The int16 values of a difference .npy.
+fn npy_values(path: &Path) -> Vec<i16> {
+    let bytes = std::fs::read(path).unwrap();
+    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    bytes[10 + header_len..]
+        .chunks(2)
+        .map(|c| i16::from_le_bytes([c[0], c[1]]))
+        .collect()
+}
+
+fn expected_diff(f: &Files) -> Vec<i16> {
+    let a = image::open(f.p("before.png")).unwrap().to_rgb8();
+    let b = image::open(f.p("after.png")).unwrap().to_rgb8();
+    a.iter()
+        .zip(b.iter())
+        .map(|(&x, &y)| x as i16 - y as i16)
+        .collect()
+}
+
+#[test]
+fn run_and_diff_inline() {
+    let s3 = S3Server::start();
+    let f = Files::new(64, 48);
+    for t in targets(&s3) {
+        let out = ok(picrypt(&s3).args([
+            "run",
+            &f.s("before.png"),
+            &f.s("after.png"),
+            "-o",
+            &f.s("d.png"),
+            "--npy",
+            &f.s("d.npy"),
+            "--url",
+            &t.url,
+        ]));
+        assert!(
+            out.contains(&format!("on {}", t.url)) && out.contains("tag verified"),
+            "{}: {out}",
+            t.name
+        );
+        assert_eq!(npy_values(&f.p("d.npy")), expected_diff(&f), "{}", t.name);
+
+        ok(picrypt(&s3).args(["keygen", "-o", &f.s("k.key"), "--force"]));
+        for name in ["before", "after"] {
+            ok(picrypt(&s3).args([
+                "encrypt",
+                "--key",
+                &f.s("k.key"),
+                &f.s(&format!("{name}.png")),
+                "-o",
+                &f.s(&format!("{name}.picrypt")),
+            ]));
+        }
+        ok(picrypt(&s3).args([
+            "diff",
+            &f.s("before.picrypt"),
+            &f.s("after.picrypt"),
+            "-o",
+            &f.s("d.picrypt"),
+            "--url",
+            &t.url,
+        ]));
+        ok(picrypt(&s3).args([
+            "decrypt",
+            "--key",
+            &f.s("k.key"),
+            &f.s("d.picrypt"),
+            "-o",
+            &f.s("d2.npy"),
+        ]));
+        assert_eq!(npy_values(&f.p("d2.npy")), expected_diff(&f), "{}", t.name);
+    }
+}
+
+/// The original project's demo pair is 1005×642 RGB: it must travel inline in one request.
+#[test]
+fn demo_size_pair_inline() {
+    let s3 = S3Server::start();
+    let f = Files::new(1005, 642);
+    for t in targets(&s3) {
+        let out = ok(picrypt(&s3).args([
+            "run",
+            &f.s("before.png"),
+            &f.s("after.png"),
+            "-o",
+            &f.s("d.png"),
+            "--npy",
+            &f.s("d.npy"),
+            "--url",
+            &t.url,
+        ]));
+        assert!(!out.contains("s3://"), "{}: went through S3: {out}", t.name);
+        assert_eq!(npy_values(&f.p("d.npy")), expected_diff(&f), "{}", t.name);
+    }
+}
+
+#[test]
+fn run_through_s3() {
+    let s3 = S3Server::start();
+    let f = Files::new(300, 200);
+    for t in targets(&s3) {
+        let out = ok(picrypt(&s3).args([
+            "run",
+            &f.s("before.png"),
+            &f.s("after.png"),
+            "-o",
+            &f.s("d.png"),
+            "--npy",
+            &f.s("d.npy"),
+            "--url",
+            &t.url,
+            "--s3-bucket",
+            &t.bucket,
+            "--s3-prefix",
+            "picrypt/",
+        ]));
+        assert!(
+            out.contains(&format!("s3://{}/picrypt/uploads/", t.bucket)),
+            "{}: {out}",
+            t.name
+        );
+        assert!(out.contains("download"), "{}: {out}", t.name);
+        assert_eq!(npy_values(&f.p("d.npy")), expected_diff(&f), "{}", t.name);
+    }
+}
+
+#[test]
+fn server_errors_are_one_line_with_the_code() {
+    let s3 = S3Server::start();
+    let f = Files::new(16, 16);
+    for t in targets(&s3) {
+        for k in ["k1", "k2"] {
+            ok(picrypt(&s3).args(["keygen", "-o", &f.s(k), "--force"]));
+        }
+        ok(picrypt(&s3).args([
+            "encrypt",
+            "--key",
+            &f.s("k1"),
+            &f.s("before.png"),
+            "-o",
+            &f.s("a.picrypt"),
+        ]));
+        ok(picrypt(&s3).args([
+            "encrypt",
+            "--key",
+            &f.s("k2"),
+            &f.s("after.png"),
+            "-o",
+            &f.s("b.picrypt"),
+        ]));
+        fails(
+            picrypt(&s3).args([
+                "diff",
+                &f.s("a.picrypt"),
+                &f.s("b.picrypt"),
+                "-o",
+                &f.s("x.picrypt"),
+                "--url",
+                &t.url,
+            ]),
+            "422 key_mismatch",
+        );
+        fails(
+            picrypt(&s3).args([
+                "run",
+                &f.s("before.png"),
+                &f.s("after.png"),
+                "-o",
+                &f.s("x.png"),
+                "--url",
+                &t.url,
+                "--s3-bucket",
+                "someone-elses-bucket",
+            ]),
+            "someone-elses-bucket",
+        );
+        fails(
+            picrypt(&s3).args([
+                "run",
+                &f.s("before.png"),
+                &f.s("after.png"),
+                "-o",
+                &f.s("x.png"),
+                "--url",
+                &t.url,
+                "--s3-bucket",
+                &t.bucket,
+                "--s3-prefix",
+                "outside/",
+            ]),
+            "403 key_forbidden",
+        );
+        assert!(
+            !f.p("x.picrypt").exists() && !f.p("x.png").exists(),
+            "{}",
+            t.name
+        );
+    }
+}
+
+#[test]
+fn connection_failures_are_one_line() {
+    let s3 = S3Server::start();
+    let f = Files::new(8, 8);
+    let args = |url: &str| -> Vec<String> {
+        [
+            "run",
+            &f.s("before.png"),
+            &f.s("after.png"),
+            "-o",
+            &f.s("x.png"),
+            "--url",
+            url,
+            "--timeout",
+            "1",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    // Nothing listening.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    fails(
+        picrypt(&s3).args(args(&format!("http://{closed}"))),
+        "cannot connect",
+    );
+    // A server that accepts and never answers.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in silent.incoming().take(1) {
+            held.push(s);
+            std::thread::sleep(Duration::from_secs(5));
+        }
+    });
+    fails(
+        picrypt(&s3).args(args(&format!("http://{silent_addr}"))),
+        "timed out",
+    );
+    // Something that is not a PICRYPT function.
+    let html = TcpListener::bind("127.0.0.1:0").unwrap();
+    let html_addr = html.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for mut s in html.incoming().take(1).flatten() {
+            let mut buf = [0u8; 65536];
+            let _ = s.set_read_timeout(Some(Duration::from_millis(300)));
+            while s.read(&mut buf).map(|n| n > 0).unwrap_or(false) {}
+            let _ = s.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-type: text/html\r\ncontent-length: 22\r\nconnection: close\r\n\r\n<html>not here</html>\n");
+        }
+    });
+    fails(
+        picrypt(&s3).args(args(&format!("http://{html_addr}"))),
+        "answered HTTP 404",
+    );
+    assert!(!f.p("x.png").exists());
+}
+
+#[test]
+fn too_large_for_inline_says_use_s3() {
+    let s3 = S3Server::start();
+    let f = Files::new(1500, 1500);
+    let t = serve_target(&s3);
+    fails(
+        picrypt(&s3).args([
+            "run",
+            &f.s("before.png"),
+            &f.s("after.png"),
+            "-o",
+            &f.s("x.png"),
+            "--url",
+            &t.url,
+        ]),
+        "pass --s3-bucket",
+    );
+}

@@ -1,0 +1,161 @@
+//! The JSON API: request and response bodies, and errors with their HTTP status.
+//! `docs/API.md` and `openapi.json` describe the same shapes.
+
+use serde::{Deserialize, Serialize};
+
+/// `POST /diff` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiffRequest {
+    pub a: Source,
+    pub b: Source,
+    /// Operation name; `sub` (A − B) when absent.
+    #[serde(default)]
+    pub op: Option<String>,
+    /// Where the result goes; inline when it fits, else S3, when absent.
+    #[serde(default)]
+    pub output: Option<Output>,
+}
+
+/// Where a ciphertext comes from.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum Source {
+    /// The container, base64 (standard alphabet, padded).
+    Inline(String),
+    S3(S3Location),
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Location {
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+}
+
+/// Where the result goes.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "lowercase", deny_unknown_fields)]
+pub enum Output {
+    Inline,
+    S3(S3OutputKey),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3OutputKey {
+    pub key: String,
+}
+
+/// `POST /diff` success body.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct DiffResponse {
+    pub result: ResultLocation,
+    pub scheme: String,
+    pub op: String,
+    pub width: u32,
+    pub height: u32,
+    pub channels: u8,
+    /// Size of the result container.
+    pub bytes: usize,
+    /// Time spent in the function, end to end.
+    pub server_ms: f64,
+    pub timing: Timing,
+    pub request_id: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResultLocation {
+    Inline(String),
+    S3 { bucket: String, key: String },
+}
+
+/// Where the server's time went, in milliseconds.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Timing {
+    /// JSON parsing and base64 decoding of inline inputs.
+    pub decode_ms: f64,
+    /// Reading inputs from S3.
+    pub fetch_ms: f64,
+    /// Parsing and validating both containers and subtracting.
+    pub compute_ms: f64,
+    /// Base64 encoding and JSON of the response.
+    pub encode_ms: f64,
+    /// Writing the result to S3.
+    pub store_ms: f64,
+}
+
+/// An error answer: `{"error": {"code", "message", "request_id"}}` with an HTTP status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(400, code, message)
+    }
+
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(403, code, message)
+    }
+
+    pub fn too_large(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(413, code, message)
+    }
+
+    pub fn storage(message: impl Into<String>) -> ApiError {
+        ApiError::new(502, "storage_error", message)
+    }
+
+    pub fn body(&self, request_id: &str) -> String {
+        serde_json::json!({
+            "error": {"code": self.code, "message": self.message, "request_id": request_id}
+        })
+        .to_string()
+    }
+}
+
+impl From<picrypt_core::Error> for ApiError {
+    /// Malformed input is 400; well-formed ciphertexts that cannot be combined are 422.
+    fn from(e: picrypt_core::Error) -> ApiError {
+        use picrypt_core::Error as E;
+        let status = match e {
+            E::Format(_) | E::UnsupportedVersion { .. } | E::Image(_) | E::Key(_) => 400,
+            E::KeyMismatch(_)
+            | E::SchemeMismatch(_)
+            | E::ShapeMismatch(_)
+            | E::RangeOverflow(_)
+            | E::UnsupportedOp(_)
+            | E::Verification(_) => 422,
+            E::Random(_) => 500,
+        };
+        ApiError::new(status, e.code(), e.to_string())
+    }
+}
+
+/// Error body as the CLI reads it back.
+#[derive(Debug, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+    #[serde(default)]
+    pub request_id: Option<String>,
+}
