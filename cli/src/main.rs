@@ -18,6 +18,7 @@ use picrypt_core::format::FILE_EXTENSION;
 use picrypt_core::keyfile::Key;
 use picrypt_core::ops::{self, Op};
 use picrypt_core::render::{self, RenderMode};
+use picrypt_core::scheme::shuffle;
 use picrypt_core::{demo, image_io, scheme, Container, Image, Plaintext, Scheme};
 
 #[derive(Parser)]
@@ -47,13 +48,20 @@ enum Command {
         /// Replace an existing file.
         #[arg(long)]
         force: bool,
+        /// shuffle only: the 32-bit integer key an imageshuffle deployment used.
+        #[arg(long, value_name = "N")]
+        legacy_key: Option<u32>,
+        /// shuffle only: scramble blocks of HxW pixels (imageshuffle's RandBlock).
+        #[arg(long, value_name = "HxW", value_parser = parse_block)]
+        block: Option<(u32, u32)>,
     },
     /// Encrypt an image (PNG, JPEG, BMP, TIFF, WebP) into a ciphertext container.
     Encrypt {
         #[arg(long)]
         key: PathBuf,
         image: PathBuf,
-        /// The ciphertext to write (conventionally *.picrypt).
+        /// The ciphertext to write (conventionally *.picrypt). With a shuffle key, OUT.png or
+        /// OUT.npy writes the scrambled image exactly as imageshuffle does.
         #[arg(short, long)]
         out: PathBuf,
     },
@@ -61,6 +69,7 @@ enum Command {
     Decrypt {
         #[arg(long)]
         key: PathBuf,
+        /// A container, or with a shuffle key also a scrambled PNG/.npy from imageshuffle.
         ciphertext: PathBuf,
         /// OUT.png (the image, or a render of a difference) or OUT.npy (the raw values).
         #[arg(short, long)]
@@ -81,23 +90,7 @@ enum Command {
         remote: RemoteArgs,
     },
     /// The whole flow: encrypt both images, subtract, decrypt, verify, render, report.
-    Run {
-        before: PathBuf,
-        after: PathBuf,
-        /// The render to write (PNG).
-        #[arg(short, long)]
-        out: PathBuf,
-        /// Use this key instead of a fresh one.
-        #[arg(long)]
-        key: Option<PathBuf>,
-        /// Also write the exact difference as int16 .npy.
-        #[arg(long)]
-        npy: Option<PathBuf>,
-        #[command(flatten)]
-        render: RenderArgs,
-        #[command(flatten)]
-        remote: RemoteArgs,
-    },
+    Run(RunArgs),
     /// Serve the function over plain HTTP (POST /diff, GET /health, GET /openapi.json).
     Serve {
         /// Address to listen on (port 0 picks a free port and prints it).
@@ -123,6 +116,28 @@ enum Command {
         #[arg(long, default_value = "picrypt-demo")]
         out: PathBuf,
     },
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    before: PathBuf,
+    after: PathBuf,
+    /// The render to write (PNG).
+    #[arg(short, long)]
+    out: PathBuf,
+    /// Use this key instead of a fresh one.
+    #[arg(long)]
+    key: Option<PathBuf>,
+    /// What the server computes: sub (A − B), or sub_sat (max(A − B, 0); shuffle keys).
+    #[arg(long, value_enum, default_value_t = OpArg::Sub)]
+    op: OpArg,
+    /// Also write the exact difference as int16 .npy.
+    #[arg(long)]
+    npy: Option<PathBuf>,
+    #[command(flatten)]
+    render: RenderArgs,
+    #[command(flatten)]
+    remote: RemoteArgs,
 }
 
 #[derive(clap::Args)]
@@ -167,32 +182,46 @@ struct RenderArgs {
     threshold: u16,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum SchemeArg {
     /// Additive XChaCha20 masking with a homomorphic MAC (default).
     Mask,
-}
-
-impl From<SchemeArg> for Scheme {
-    fn from(s: SchemeArg) -> Scheme {
-        match s {
-            SchemeArg::Mask => Scheme::Mask,
-        }
-    }
+    /// Legacy imageshuffle permutation: compatibility only, NOT secure.
+    Shuffle,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
 enum OpArg {
     /// A − B, signed and exact.
     Sub,
+    /// max(A − B, 0) per sample, as OpenCV's cv2.subtract (shuffle scheme only).
+    #[value(name = "sub_sat")]
+    SubSat,
 }
 
 impl From<OpArg> for Op {
     fn from(o: OpArg) -> Op {
         match o {
             OpArg::Sub => Op::Sub,
+            OpArg::SubSat => Op::SubSat,
         }
     }
+}
+
+fn parse_block(text: &str) -> Result<(u32, u32), String> {
+    let (h, w) = text
+        .split_once(['x', 'X', '×'])
+        .ok_or_else(|| format!("{text:?} is not HxW, e.g. 8x8"))?;
+    let side = |s: &str| match s.trim().parse::<u32>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("{text:?} is not HxW with positive sides, e.g. 8x8")),
+    };
+    Ok((side(h)?, side(w)?))
+}
+
+/// The shuffle scheme's warning, once per command that touches it.
+fn warn_shuffle() {
+    eprintln!("picrypt: warning: {}", shuffle::WARNING);
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -254,7 +283,13 @@ fn init_logging(verbose: u8) {
 
 fn run(command: Command) -> Result<()> {
     match command {
-        Command::Keygen { scheme, out, force } => keygen(scheme.into(), &out, force),
+        Command::Keygen {
+            scheme,
+            out,
+            force,
+            legacy_key,
+            block,
+        } => keygen(scheme, &out, force, legacy_key, block),
         Command::Encrypt { key, image, out } => encrypt(&key, &image, &out),
         Command::Decrypt {
             key,
@@ -269,23 +304,7 @@ fn run(command: Command) -> Result<()> {
             op,
             remote,
         } => diff(&a, &b, &out, op.into(), &remote),
-        Command::Run {
-            before,
-            after,
-            out,
-            key,
-            npy,
-            render,
-            remote,
-        } => run_flow(
-            &before,
-            &after,
-            &out,
-            key.as_deref(),
-            npy.as_deref(),
-            &render,
-            &remote,
-        ),
+        Command::Run(args) => run_flow(&args),
         Command::Serve {
             addr,
             bucket,
@@ -296,8 +315,32 @@ fn run(command: Command) -> Result<()> {
     }
 }
 
-fn keygen(scheme: Scheme, out: &Path, force: bool) -> Result<()> {
-    let key = Key::generate(scheme)?;
+fn keygen(
+    scheme: SchemeArg,
+    out: &Path,
+    force: bool,
+    legacy_key: Option<u32>,
+    block: Option<(u32, u32)>,
+) -> Result<()> {
+    let key = match scheme {
+        SchemeArg::Mask => {
+            if legacy_key.is_some() || block.is_some() {
+                bail!("--legacy-key and --block belong to --scheme shuffle");
+            }
+            Key::generate(Scheme::Mask)?
+        }
+        SchemeArg::Shuffle => {
+            warn_shuffle();
+            let variant = match block {
+                Some((height, width)) => shuffle::Variant::Block { height, width },
+                None => shuffle::Variant::Rand,
+            };
+            Key::Shuffle(match legacy_key {
+                Some(n) => shuffle::ShuffleKey::legacy(n, variant)?,
+                None => shuffle::ShuffleKey::generate(variant)?,
+            })
+        }
+    };
     files::write_key(out, &key, force)?;
     println!(
         "wrote {} key {} (id {}, mode 0600); keep it private",
@@ -321,8 +364,27 @@ fn check_container_name(out: &Path) -> Result<()> {
 }
 
 fn encrypt(key_path: &Path, image_path: &Path, out: &Path) -> Result<()> {
-    check_container_name(out)?;
     let key = files::read_key(key_path)?;
+    if let Key::Shuffle(k) = &key {
+        warn_shuffle();
+        let ext = files::extension(out);
+        if ext == "png" || ext == "npy" {
+            // File-level interop: exactly the scrambled image imageshuffle returns.
+            let scrambled = k.scramble(&files::read_image(image_path)?)?;
+            let bytes = match ext.as_str() {
+                "png" => image_io::encode_png(&scrambled)?,
+                _ => image_io::npy::encode_u8(&scrambled)?,
+            };
+            files::write_atomic(out, &bytes)?;
+            println!(
+                "scrambled {} → {} (imageshuffle-compatible {ext})",
+                image_path.display(),
+                out.display()
+            );
+            return Ok(());
+        }
+    }
+    check_container_name(out)?;
     let image = files::read_image(image_path)?;
     let start = Instant::now();
     let ct = scheme::encrypt(&key, &image)?;
@@ -341,6 +403,26 @@ fn encrypt(key_path: &Path, image_path: &Path, out: &Path) -> Result<()> {
 
 fn decrypt(key_path: &Path, ct_path: &Path, out: &Path, args: &RenderArgs) -> Result<()> {
     let key = files::read_key(key_path)?;
+    if let Key::Shuffle(k) = &key {
+        warn_shuffle();
+        let bytes = files::read(ct_path)?;
+        if !picrypt_core::format::looks_like_container(&bytes) {
+            // A scrambled image from imageshuffle (PNG or .npy) rather than a container.
+            let scrambled = if bytes.starts_with(b"\x93NUMPY") {
+                image_io::npy::decode_u8(&bytes)
+            } else {
+                image_io::decode(&bytes)
+            }
+            .with_context(|| format!("{}", ct_path.display()))?;
+            let image = k.unscramble(&scrambled)?;
+            let pt = Plaintext {
+                shape: image.shape()?,
+                range: picrypt_core::ValueRange::of_samples(8),
+                values: image.data.iter().map(|&v| v as i16).collect(),
+            };
+            return write_plaintext(&pt, out, args);
+        }
+    }
     let ct = files::read_container(ct_path)?;
     let pt = scheme::decrypt(&key, &ct).with_context(|| format!("{}", ct_path.display()))?;
     write_plaintext(&pt, out, args)?;
@@ -539,9 +621,12 @@ struct Flow {
     plaintext: Plaintext,
 }
 
-/// Encrypts both images, subtracts (here or on the function at `--url`), decrypts and
+/// Encrypts both images, computes `op` (here or on the function at `--url`), decrypts and
 /// verifies, printing each step.
-fn flow(key: &Key, before: &Image, after: &Image, remote: &RemoteArgs) -> Result<Flow> {
+fn flow(key: &Key, op: Op, before: &Image, after: &Image, remote: &RemoteArgs) -> Result<Flow> {
+    if key.scheme() == Scheme::Shuffle {
+        warn_shuffle();
+    }
     before.check_same_shape(after)?;
     let t = Instant::now();
     let ct_before = scheme::encrypt(key, before)?;
@@ -552,11 +637,11 @@ fn flow(key: &Key, before: &Image, after: &Image, remote: &RemoteArgs) -> Result
         &format!("two {} images", ct_before.header.shape),
     );
     let result = if remote.url.is_some() {
-        let bytes = subtract(Op::Sub, &ct_before.to_bytes(), &ct_after.to_bytes(), remote)?;
+        let bytes = subtract(op, &ct_before.to_bytes(), &ct_after.to_bytes(), remote)?;
         Container::parse(&bytes).context("the function's result")?
     } else {
         let t = Instant::now();
-        let result = ops::apply(Op::Sub, &ct_before, &ct_after)?;
+        let result = ops::apply(op, &ct_before, &ct_after)?;
         step(
             "subtract",
             t,
@@ -570,7 +655,7 @@ fn flow(key: &Key, before: &Image, after: &Image, remote: &RemoteArgs) -> Result
         result
     };
     let t = Instant::now();
-    ops::check_result_of(Op::Sub, &ct_before.header, &ct_after.header, &result.header)?;
+    ops::check_result_of(op, &ct_before.header, &ct_after.header, &result.header)?;
     let plaintext = scheme::decrypt(key, &result)?;
     step("decrypt", t, "tag verified, result is before − after");
     Ok(Flow {
@@ -585,27 +670,20 @@ fn step(name: &str, since: Instant, detail: &str) {
     println!("  {name:<9} {:>8.1?}  {detail}", since.elapsed());
 }
 
-fn run_flow(
-    before: &Path,
-    after: &Path,
-    out: &Path,
-    key: Option<&Path>,
-    npy: Option<&Path>,
-    args: &RenderArgs,
-    remote: &RemoteArgs,
-) -> Result<()> {
+fn run_flow(run: &RunArgs) -> Result<()> {
+    let (out, args) = (&run.out, &run.render);
     if files::extension(out) != "png" {
         bail!("{}: the render is a PNG; name it *.png", out.display());
     }
-    let key = match key {
+    let key = match &run.key {
         Some(path) => files::read_key(path)?,
         None => Key::generate(Scheme::Mask)?,
     };
-    let before_img = files::read_image(before)?;
-    let after_img = files::read_image(after)?;
-    let flow = flow(&key, &before_img, &after_img, remote)?;
+    let before_img = files::read_image(&run.before)?;
+    let after_img = files::read_image(&run.after)?;
+    let flow = flow(&key, run.op.into(), &before_img, &after_img, &run.remote)?;
     write_plaintext(&flow.plaintext, out, args)?;
-    if let Some(npy) = npy {
+    if let Some(npy) = &run.npy {
         files::write_atomic(
             npy,
             &image_io::npy::encode_i16(&flow.plaintext.shape, &flow.plaintext.values),
@@ -622,12 +700,15 @@ fn run_flow(
 fn inspect(path: &Path, json: bool) -> Result<()> {
     let ct = files::read_container(path)?;
     let h = &ct.header;
+    if h.scheme == Scheme::Shuffle {
+        warn_shuffle();
+    }
     let terms: Vec<String> = h
         .terms
         .iter()
         .map(|t| format!("{}{}", t.sign.symbol(), hex(&t.nonce)))
         .collect();
-    let kind = if h.terms.len() == 1 {
+    let kind = if h.terms.len() <= 1 && h.range == picrypt_core::ValueRange::of_samples(8) {
         "fresh encryption"
     } else {
         "result of an operation"
@@ -694,7 +775,7 @@ fn run_demo(dir: &Path) -> Result<()> {
     );
     let (before, after) = demo::pair(demo::WIDTH, demo::HEIGHT);
     let key = Key::generate(Scheme::Mask)?;
-    let flow = flow(&key, &before, &after, &RemoteArgs::local())?;
+    let flow = flow(&key, Op::Sub, &before, &after, &RemoteArgs::local())?;
     let png = |img: &Image| image_io::encode_png(img);
     let outputs: Vec<(&str, Vec<u8>, &str)> = vec![
         ("before.png", png(&before)?, "the first image"),

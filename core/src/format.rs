@@ -32,21 +32,25 @@ pub const FLAG_HAS_TAG: u8 = 0x01;
 pub enum Scheme {
     /// Additive XChaCha20 masking with a homomorphic MAC (the default).
     Mask,
+    /// Legacy imageshuffle permutation (not secure; compatibility only).
+    Shuffle,
 }
 
 impl Scheme {
     /// Every scheme this build supports.
-    pub const ALL: [Scheme; 1] = [Scheme::Mask];
+    pub const ALL: [Scheme; 2] = [Scheme::Mask, Scheme::Shuffle];
 
     pub fn id(self) -> u8 {
         match self {
             Scheme::Mask => 1,
+            Scheme::Shuffle => 3,
         }
     }
 
     pub fn from_id(id: u8) -> Option<Scheme> {
         match id {
             1 => Some(Scheme::Mask),
+            3 => Some(Scheme::Shuffle),
             _ => None,
         }
     }
@@ -54,6 +58,7 @@ impl Scheme {
     pub fn name(self) -> &'static str {
         match self {
             Scheme::Mask => "mask",
+            Scheme::Shuffle => "shuffle",
         }
     }
 
@@ -315,7 +320,9 @@ impl Header {
     /// The payload size this header implies.
     pub fn payload_len(&self) -> Result<usize> {
         match self.scheme {
-            Scheme::Mask => Ok(packed_len(self.shape.samples(), self.modulus_bits)),
+            Scheme::Mask | Scheme::Shuffle => {
+                Ok(packed_len(self.shape.samples(), self.modulus_bits))
+            }
         }
     }
 

@@ -11,14 +11,16 @@
 //! 28      4   body length, u32 little endian (at most 1 MiB)
 //! 32      …   body: the scheme's key material; nothing may follow
 //! ```
-//! The key id is checked against the one derived from the body, so a damaged key file is
-//! refused instead of producing garbage.
+//! For mask keys the key id is checked against the one derived from the body, so a damaged
+//! key file is refused instead of producing garbage. Shuffle keys carry a random id (one
+//! derived from a 32-bit key could be inverted by trying every key).
 
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::format::{KeyId, Scheme};
 use crate::scheme::mask::MaskKey;
+use crate::scheme::shuffle::{ShuffleKey, Variant};
 
 pub const MAGIC: [u8; 8] = *b"PICRYPTK";
 pub const VERSION: u8 = 1;
@@ -30,32 +32,37 @@ const KIND_SECRET: u8 = 1;
 #[derive(Debug)]
 pub enum Key {
     Mask(MaskKey),
+    /// Legacy imageshuffle key (not secure; compatibility only).
+    Shuffle(ShuffleKey),
 }
 
 impl Key {
     pub fn scheme(&self) -> Scheme {
         match self {
             Key::Mask(_) => Scheme::Mask,
+            Key::Shuffle(_) => Scheme::Shuffle,
         }
     }
 
     pub fn id(&self) -> KeyId {
         match self {
             Key::Mask(k) => k.id(),
+            Key::Shuffle(k) => k.id(),
         }
     }
 
     /// Whether the key can decrypt (public keys can only encrypt).
     pub fn is_secret(&self) -> bool {
         match self {
-            Key::Mask(_) => true,
+            Key::Mask(_) | Key::Shuffle(_) => true,
         }
     }
 
-    /// A new random key of a scheme.
+    /// A new random key of a scheme (shuffle keys use the library's Rand variant).
     pub fn generate(scheme: Scheme) -> Result<Key> {
         match scheme {
             Scheme::Mask => Ok(Key::Mask(MaskKey::generate()?)),
+            Scheme::Shuffle => Ok(Key::Shuffle(ShuffleKey::generate(Variant::Rand)?)),
         }
     }
 
@@ -63,6 +70,7 @@ impl Key {
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
         let (kind, body): (u8, Zeroizing<Vec<u8>>) = match self {
             Key::Mask(k) => (KIND_SECRET, Zeroizing::new(k.secret_bytes().to_vec())),
+            Key::Shuffle(k) => (KIND_SECRET, Zeroizing::new(k.body())),
         };
         let mut out = Zeroizing::new(Vec::with_capacity(HEADER_LEN + body.len()));
         out.extend_from_slice(&MAGIC);
@@ -118,6 +126,7 @@ impl Key {
                     .map_err(|_| bad(format!("mask key must be 32 bytes, found {body_len}")))?;
                 Key::Mask(MaskKey::from_bytes(secret))
             }
+            (Scheme::Shuffle, KIND_SECRET) => Key::Shuffle(ShuffleKey::from_body(body, id)?),
             (s, k) => return Err(bad(format!("unknown key kind {k} for scheme {s}"))),
         };
         if key.id() != id {

@@ -3,21 +3,24 @@
 use crate::error::{Error, Result};
 use crate::format::{Container, ContainerRef, Header, Scheme};
 use crate::packing;
-use crate::scheme::mask;
+use crate::scheme::{mask, shuffle};
 
 /// A homomorphic operation on two ciphertexts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
     /// `a − b`, exact and signed.
     Sub,
+    /// `max(a − b, 0)` per 8-bit sample, as OpenCV's `cv2.subtract` (shuffle scheme only).
+    SubSat,
 }
 
 impl Op {
-    pub const ALL: [Op; 1] = [Op::Sub];
+    pub const ALL: [Op; 2] = [Op::Sub, Op::SubSat];
 
     pub fn name(self) -> &'static str {
         match self {
             Op::Sub => "sub",
+            Op::SubSat => "sub_sat",
         }
     }
 
@@ -43,7 +46,13 @@ pub fn check_compatible(ha: &Header, hb: &Header) -> Result<()> {
     if let Some(d) = ha.shape.difference(&hb.shape) {
         return Err(Error::ShapeMismatch(format!("A and B differ: {d}")));
     }
-    if (ha.sample_bits, ha.modulus_bits) != (hb.sample_bits, hb.modulus_bits) {
+    // Shuffle values are exact integers stored at whatever width holds them; masked values
+    // only combine at the same modulus.
+    let same_bits = match ha.scheme {
+        Scheme::Shuffle => ha.sample_bits == hb.sample_bits,
+        _ => (ha.sample_bits, ha.modulus_bits) == (hb.sample_bits, hb.modulus_bits),
+    };
+    if !same_bits {
         return Err(Error::ShapeMismatch(format!(
             "A has {}-bit samples mod 2^{}, B {}-bit mod 2^{}",
             ha.sample_bits, ha.modulus_bits, hb.sample_bits, hb.modulus_bits
@@ -62,21 +71,50 @@ pub fn result_header(op: Op, ha: &Header, hb: &Header) -> Result<Header> {
     check_compatible(ha, hb)?;
     match (op, ha.scheme) {
         (Op::Sub, Scheme::Mask) => mask::sub_header(ha, hb),
+        (Op::SubSat, Scheme::Mask) => Err(sub_sat_on_mask()),
+        (Op::Sub, Scheme::Shuffle) => shuffle::sub_header(ha, hb),
+        (Op::SubSat, Scheme::Shuffle) => shuffle::sub_sat_header(ha, hb),
     }
 }
 
+fn sub_sat_on_mask() -> Error {
+    Error::UnsupportedOp(
+        "sub_sat (saturating) cannot be computed on masked samples, whose signs the server cannot see: use op sub and render the result with --render saturate".into(),
+    )
+}
+
 /// Computes the payload of `op(a, b)` into `out` (sized by the result header).
-fn compute(op: Op, result: &Header, a: &[u8], b: &[u8], out: &mut [u8]) {
+fn compute(
+    op: Op,
+    ha: &Header,
+    a: &[u8],
+    hb: &Header,
+    b: &[u8],
+    result: &Header,
+    out: &mut [u8],
+) -> Result<()> {
     match (op, result.scheme) {
         (Op::Sub, Scheme::Mask) => packing::sub_packed_into(a, b, result.modulus_bits, out),
+        (Op::Sub, Scheme::Shuffle) => shuffle::sub_payload(ha, a, hb, b, result, out)?,
+        (Op::SubSat, Scheme::Shuffle) => shuffle::sub_sat_payload(a, b, out),
+        (Op::SubSat, Scheme::Mask) => return Err(sub_sat_on_mask()),
     }
+    Ok(())
 }
 
 /// Applies `op` to two parsed ciphertexts.
 pub fn apply(op: Op, a: &Container, b: &Container) -> Result<Container> {
     let header = result_header(op, &a.header, &b.header)?;
     let mut payload = vec![0u8; header.payload_len()?];
-    compute(op, &header, &a.payload, &b.payload, &mut payload);
+    compute(
+        op,
+        &a.header,
+        &a.payload,
+        &b.header,
+        &b.payload,
+        &header,
+        &mut payload,
+    )?;
     Ok(Container { header, payload })
 }
 
@@ -91,7 +129,9 @@ pub fn apply_bytes(op: Op, a: &[u8], b: &[u8]) -> Result<Vec<u8>> {
     let mut out = vec![0u8; header_bytes.len() + header.payload_len()?];
     let (head, payload) = out.split_at_mut(header_bytes.len());
     head.copy_from_slice(&header_bytes);
-    compute(op, &header, a.payload, b.payload, payload);
+    compute(
+        op, &a.header, a.payload, &b.header, b.payload, &header, payload,
+    )?;
     Ok(out)
 }
 

@@ -172,7 +172,9 @@ pub fn ciphertext_preview(c: &Container) -> Result<Image> {
     let h = &c.header;
     let shape = h.shape;
     let values = match h.scheme {
-        Scheme::Mask => packing::unpack(&c.payload, h.modulus_bits, shape.samples()),
+        Scheme::Mask | Scheme::Shuffle => {
+            packing::unpack(&c.payload, h.modulus_bits, shape.samples())
+        }
     };
     let shift = h.modulus_bits - 8;
     let channels = shape.channels as usize;

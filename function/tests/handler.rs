@@ -402,3 +402,57 @@ async fn bad_requests_get_their_status_and_code() {
     let r = handle(&app, post(FUNCTION_URL, &diff_body(&p.ca, &p.cb))).await;
     assert_eq!(r.status(), 200);
 }
+
+/// The legacy scheme through the handler: cv2.subtract semantics with `sub_sat`, and the
+/// advice when `sub_sat` meets masked samples.
+#[tokio::test]
+async fn shuffle_sub_sat_and_refusal_on_mask() {
+    use picrypt_core::scheme::shuffle::{self, ShuffleKey, Variant};
+    let key = ShuffleKey::legacy(31337, Variant::Rand).unwrap();
+    let (a, b) = (image(7, 6, 3, 5), image(7, 6, 3, 77));
+    let ca = shuffle::encrypt(&key, &a).unwrap().to_bytes();
+    let cb = shuffle::encrypt(&key, &b).unwrap().to_bytes();
+    let body =
+        json!({"a": {"inline": b64(&ca)}, "b": {"inline": b64(&cb)}, "op": "sub_sat"}).to_string();
+    let r = handle(&app(), post(FUNCTION_URL, &body)).await;
+    let v = body_json(&r);
+    assert_eq!(r.status(), 200, "{v}");
+    assert_eq!(
+        (v["scheme"].as_str(), v["op"].as_str()),
+        (Some("shuffle"), Some("sub_sat"))
+    );
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(v["result"]["inline"].as_str().unwrap())
+        .unwrap();
+    let plain = shuffle::decrypt(&key, &Container::parse(&bytes).unwrap())
+        .unwrap()
+        .to_image()
+        .unwrap();
+    let cv2: Vec<u8> = a
+        .data
+        .iter()
+        .zip(&b.data)
+        .map(|(&x, &y)| x.saturating_sub(y))
+        .collect();
+    assert_eq!(plain.data, cv2);
+
+    let p = pair(4, 4, 1);
+    let body = json!({"a": {"inline": b64(&p.ca)}, "b": {"inline": b64(&p.cb)}, "op": "sub_sat"})
+        .to_string();
+    let r = handle(&app(), post(FUNCTION_URL, &body)).await;
+    let v = body_json(&r);
+    assert_eq!(
+        (r.status().as_u16(), v["error"]["code"].as_str()),
+        (422, Some("unsupported_op"))
+    );
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("--render saturate"));
+    let mixed = json!({"a": {"inline": b64(&ca)}, "b": {"inline": b64(&p.cb)}}).to_string();
+    let r = handle(&app(), post(FUNCTION_URL, &mixed)).await;
+    assert_eq!(
+        (r.status().as_u16(), body_json(&r)["error"]["code"].as_str()),
+        (422, Some("scheme_mismatch"))
+    );
+}

@@ -1,6 +1,7 @@
 //! The homomorphic schemes, and what every decrypted result looks like.
 
 pub mod mask;
+pub mod shuffle;
 
 use crate::error::{Error, Result};
 use crate::format::{Header, Scheme, Shape, ValueRange};
@@ -43,13 +44,14 @@ impl Plaintext {
 pub(crate) fn validate_header(h: &Header) -> Result<()> {
     match h.scheme {
         Scheme::Mask => mask::validate_header(h),
+        Scheme::Shuffle => shuffle::validate_header(h),
     }
 }
 
 /// Scheme-specific payload rules, run by [`crate::Container::parse`].
 pub(crate) fn validate_payload(h: &Header, payload: &[u8]) -> Result<()> {
     match h.scheme {
-        Scheme::Mask => {
+        Scheme::Mask | Scheme::Shuffle => {
             if !packing::padding_is_zero(payload, h.modulus_bits, h.shape.samples()) {
                 return Err(Error::format("nonzero padding bits after the last sample"));
             }
@@ -62,6 +64,7 @@ pub(crate) fn validate_payload(h: &Header, payload: &[u8]) -> Result<()> {
 pub fn encrypt(key: &crate::keyfile::Key, image: &Image) -> Result<crate::Container> {
     match key {
         crate::keyfile::Key::Mask(k) => mask::encrypt(k, image),
+        crate::keyfile::Key::Shuffle(k) => shuffle::encrypt(k, image),
     }
 }
 
@@ -76,5 +79,6 @@ pub fn decrypt(key: &crate::keyfile::Key, c: &crate::Container) -> Result<Plaint
     }
     match key {
         crate::keyfile::Key::Mask(k) => mask::decrypt(k, c),
+        crate::keyfile::Key::Shuffle(k) => shuffle::decrypt(k, c),
     }
 }
