@@ -186,6 +186,8 @@ struct RenderArgs {
 enum SchemeArg {
     /// Additive XChaCha20 masking with a homomorphic MAC (default).
     Mask,
+    /// Public-key lattice encryption (BFV): writes KEY (secret) and KEY.pub (encrypt only).
+    Bfv,
     /// Legacy imageshuffle permutation: compatibility only, NOT secure.
     Shuffle,
 }
@@ -329,6 +331,12 @@ fn keygen(
             }
             Key::generate(Scheme::Mask)?
         }
+        SchemeArg::Bfv => {
+            if legacy_key.is_some() || block.is_some() {
+                bail!("--legacy-key and --block belong to --scheme shuffle");
+            }
+            Key::generate(Scheme::Bfv)?
+        }
         SchemeArg::Shuffle => {
             warn_shuffle();
             let variant = match block {
@@ -341,14 +349,39 @@ fn keygen(
             })
         }
     };
+    // Check both names before writing either, so a refusal leaves nothing behind.
+    let public_path = key.public().map(|p| (p, public_key_path(out)));
+    if let Some((_, path)) = &public_path {
+        if !force && path.exists() {
+            bail!(
+                "{} already exists; refusing to overwrite a key (pass --force to replace it)",
+                path.display()
+            );
+        }
+    }
     files::write_key(out, &key, force)?;
     println!(
-        "wrote {} key {} (id {}, mode 0600); keep it private",
+        "wrote {} secret key {} (id {}, mode 0600); keep it private",
         key.scheme(),
         out.display(),
         key.id()
     );
+    if let Some((public, path)) = public_path {
+        files::write_key(&path, &public, force)?;
+        println!(
+            "wrote {} public key {} (same id): give it to the devices that encrypt; it cannot decrypt",
+            public.scheme(),
+            path.display()
+        );
+    }
     Ok(())
+}
+
+/// `KEY.pub` beside `KEY`.
+fn public_key_path(secret: &Path) -> PathBuf {
+    let mut name = secret.as_os_str().to_owned();
+    name.push(".pub");
+    PathBuf::from(name)
 }
 
 /// Refuses to write a ciphertext under a name that says "image".
@@ -425,6 +458,7 @@ fn decrypt(key_path: &Path, ct_path: &Path, out: &Path, args: &RenderArgs) -> Re
     }
     let ct = files::read_container(ct_path)?;
     let pt = scheme::decrypt(&key, &ct).with_context(|| format!("{}", ct_path.display()))?;
+    println!("{}: {}", ct_path.display(), checked(key.scheme()));
     write_plaintext(&pt, out, args)?;
     if !pt.is_image() {
         println!("{}", render::stats(&pt, args.threshold).summary());
@@ -458,7 +492,11 @@ fn write_plaintext(pt: &Plaintext, out: &Path, args: &RenderArgs) -> Result<()> 
         ),
     };
     files::write_atomic(out, &bytes)?;
-    println!("verified and wrote {what} {} ({})", out.display(), pt.shape);
+    println!(
+        "decrypted and wrote {what} {} ({})",
+        out.display(),
+        pt.shape
+    );
     Ok(())
 }
 
@@ -657,13 +695,26 @@ fn flow(key: &Key, op: Op, before: &Image, after: &Image, remote: &RemoteArgs) -
     let t = Instant::now();
     ops::check_result_of(op, &ct_before.header, &ct_after.header, &result.header)?;
     let plaintext = scheme::decrypt(key, &result)?;
-    step("decrypt", t, "tag verified, result is before − after");
+    step(
+        "decrypt",
+        t,
+        &format!("{}, result is before − after", checked(key.scheme())),
+    );
     Ok(Flow {
         ct_before,
         ct_after,
         result,
         plaintext,
     })
+}
+
+/// What decryption could check, per scheme.
+fn checked(scheme: Scheme) -> &'static str {
+    match scheme {
+        Scheme::Mask => "tag verified",
+        Scheme::Bfv => "no integrity tag (public-key scheme)",
+        Scheme::Shuffle => "no integrity tag (legacy scheme)",
+    }
 }
 
 fn step(name: &str, since: Instant, detail: &str) {
@@ -746,9 +797,12 @@ fn inspect(path: &Path, json: bool) -> Result<()> {
     );
     println!("  value range   {}", h.range);
     println!("  key id        {}", h.key_id);
-    match h.tag {
-        Some(t) => println!("  integrity tag {t:016x} (verified on decrypt)"),
-        None => println!("  integrity tag none"),
+    match (h.tag, h.scheme) {
+        (Some(t), _) => println!("  integrity tag {t:016x} (verified on decrypt)"),
+        (None, Scheme::Bfv) => println!(
+            "  integrity tag none: public-key ciphertexts carry no MAC (anyone with the public key can encrypt)"
+        ),
+        (None, _) => println!("  integrity tag none: this scheme cannot detect tampering"),
     }
     for (i, t) in terms.iter().enumerate() {
         println!("  term {i:<8} {t}");

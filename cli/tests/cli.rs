@@ -397,3 +397,38 @@ fn every_error_is_one_clear_line() {
         );
     }
 }
+
+#[test]
+fn bfv_keygen_writes_a_private_secret_and_a_public_key() {
+    let env = Env::new();
+    let out = env.ok(&["keygen", "--scheme", "bfv", "-o", "k.key"]);
+    assert!(out.contains("k.key.pub"), "{out}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |n: &str| fs::metadata(env.path(n)).unwrap().permissions().mode() & 0o777;
+        assert_eq!((mode("k.key"), mode("k.key.pub")), (0o600, 0o644));
+    }
+    env.fails(
+        &["keygen", "--scheme", "bfv", "-o", "k.key"],
+        "already exists",
+    );
+    let (a, b) = pair(&env, 9, 7, ImageFormat::Png, "png");
+    env.ok(&["encrypt", "--key", "k.key.pub", s(&a), "-o", "a.picrypt"]);
+    env.ok(&["encrypt", "--key", "k.key.pub", s(&b), "-o", "b.picrypt"]);
+    env.ok(&["diff", "a.picrypt", "b.picrypt", "-o", "d.picrypt"]);
+    env.ok(&["decrypt", "--key", "k.key", "d.picrypt", "-o", "d.npy"]);
+    env.fails(
+        &["decrypt", "--key", "k.key.pub", "d.picrypt", "-o", "x.png"],
+        "cannot decrypt",
+    );
+    env.fails(
+        &["diff", "d.picrypt", "a.picrypt", "-o", "x.picrypt"],
+        "range overflow",
+    );
+    env.keygen("other.key");
+    env.fails(
+        &["decrypt", "--key", "other.key", "d.picrypt", "-o", "x.png"],
+        "scheme mismatch",
+    );
+}

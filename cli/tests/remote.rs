@@ -449,3 +449,94 @@ fn too_large_for_inline_says_use_s3() {
         "pass --s3-bucket",
     );
 }
+
+/// The public-key scheme end to end through the function: a device with only KEY.pub
+/// encrypts, the function subtracts (inline and through S3), the key holder decrypts.
+#[test]
+fn bfv_through_the_function() {
+    let s3 = S3Server::start();
+    let f = Files::new(40, 24);
+    ok(picrypt(&s3).args(["keygen", "--scheme", "bfv", "-o", &f.s("k.key")]));
+    for name in ["before", "after"] {
+        ok(picrypt(&s3).args([
+            "encrypt",
+            "--key",
+            &f.s("k.key.pub"),
+            &f.s(&format!("{name}.png")),
+            "-o",
+            &f.s(&format!("{name}.picrypt")),
+        ]));
+    }
+    fails(
+        picrypt(&s3).args([
+            "decrypt",
+            "--key",
+            &f.s("k.key.pub"),
+            &f.s("before.picrypt"),
+            "-o",
+            &f.s("x.png"),
+        ]),
+        "this is a public key",
+    );
+    let inspect = ok(picrypt(&s3).args(["inspect", &f.s("before.picrypt")]));
+    assert!(inspect.contains("no MAC"), "{inspect}");
+    for t in targets(&s3) {
+        ok(picrypt(&s3).args([
+            "diff",
+            &f.s("before.picrypt"),
+            &f.s("after.picrypt"),
+            "-o",
+            &f.s("d.picrypt"),
+            "--url",
+            &t.url,
+        ]));
+        ok(picrypt(&s3).args([
+            "decrypt",
+            "--key",
+            &f.s("k.key"),
+            &f.s("d.picrypt"),
+            "-o",
+            &f.s("d.npy"),
+        ]));
+        assert_eq!(npy_values(&f.p("d.npy")), expected_diff(&f), "{}", t.name);
+        let out = ok(picrypt(&s3).args([
+            "run",
+            "--key",
+            &f.s("k.key"),
+            &f.s("before.png"),
+            &f.s("after.png"),
+            "-o",
+            &f.s("r.png"),
+            "--npy",
+            &f.s("r.npy"),
+            "--url",
+            &t.url,
+            "--s3-bucket",
+            &t.bucket,
+        ]));
+        assert!(out.contains("no integrity tag"), "{out}");
+        assert_eq!(npy_values(&f.p("r.npy")), expected_diff(&f), "{}", t.name);
+        // Mixing schemes is refused by the function.
+        ok(picrypt(&s3).args(["keygen", "-o", &f.s("m.key"), "--force"]));
+        ok(picrypt(&s3).args([
+            "encrypt",
+            "--key",
+            &f.s("m.key"),
+            &f.s("after.png"),
+            "-o",
+            &f.s("m.picrypt"),
+        ]));
+        fails(
+            picrypt(&s3).args([
+                "diff",
+                &f.s("before.picrypt"),
+                &f.s("m.picrypt"),
+                "-o",
+                &f.s("x.picrypt"),
+                "--url",
+                &t.url,
+            ]),
+            "422 scheme_mismatch",
+        );
+    }
+}

@@ -32,17 +32,20 @@ pub const FLAG_HAS_TAG: u8 = 0x01;
 pub enum Scheme {
     /// Additive XChaCha20 masking with a homomorphic MAC (the default).
     Mask,
+    /// Public-key lattice encryption (BFV via fhe.rs).
+    Bfv,
     /// Legacy imageshuffle permutation (not secure; compatibility only).
     Shuffle,
 }
 
 impl Scheme {
     /// Every scheme this build supports.
-    pub const ALL: [Scheme; 2] = [Scheme::Mask, Scheme::Shuffle];
+    pub const ALL: [Scheme; 3] = [Scheme::Mask, Scheme::Bfv, Scheme::Shuffle];
 
     pub fn id(self) -> u8 {
         match self {
             Scheme::Mask => 1,
+            Scheme::Bfv => 2,
             Scheme::Shuffle => 3,
         }
     }
@@ -50,6 +53,7 @@ impl Scheme {
     pub fn from_id(id: u8) -> Option<Scheme> {
         match id {
             1 => Some(Scheme::Mask),
+            2 => Some(Scheme::Bfv),
             3 => Some(Scheme::Shuffle),
             _ => None,
         }
@@ -58,6 +62,7 @@ impl Scheme {
     pub fn name(self) -> &'static str {
         match self {
             Scheme::Mask => "mask",
+            Scheme::Bfv => "bfv",
             Scheme::Shuffle => "shuffle",
         }
     }
@@ -323,6 +328,7 @@ impl Header {
             Scheme::Mask | Scheme::Shuffle => {
                 Ok(packed_len(self.shape.samples(), self.modulus_bits))
             }
+            Scheme::Bfv => Ok(crate::scheme::bfv::payload_len(self.shape.samples())),
         }
     }
 

@@ -5,7 +5,7 @@
 //!  0      8   magic "PICRYPTK"
 //!  8      1   version (1)
 //!  9      1   scheme id (as in containers)
-//! 10      1   kind: 1 secret, 2 public
+//! 10      1   kind: 1 secret, 2 public (public-key schemes only)
 //! 11      1   reserved, 0
 //! 12     16   key id (as in containers)
 //! 28      4   body length, u32 little endian (at most 1 MiB)
@@ -19,6 +19,7 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::format::{KeyId, Scheme};
+use crate::scheme::bfv::BfvKeys;
 use crate::scheme::mask::MaskKey;
 use crate::scheme::shuffle::{ShuffleKey, Variant};
 
@@ -27,6 +28,7 @@ pub const VERSION: u8 = 1;
 const HEADER_LEN: usize = 32;
 const MAX_BODY_LEN: usize = 1 << 20;
 const KIND_SECRET: u8 = 1;
+const KIND_PUBLIC: u8 = 2;
 
 /// A key as read from a key file.
 #[derive(Debug)]
@@ -34,6 +36,8 @@ pub enum Key {
     Mask(MaskKey),
     /// Legacy imageshuffle key (not secure; compatibility only).
     Shuffle(ShuffleKey),
+    /// BFV key pair (secret key file) or public key alone (`.pub` file).
+    Bfv(BfvKeys),
 }
 
 impl Key {
@@ -41,6 +45,7 @@ impl Key {
         match self {
             Key::Mask(_) => Scheme::Mask,
             Key::Shuffle(_) => Scheme::Shuffle,
+            Key::Bfv(_) => Scheme::Bfv,
         }
     }
 
@@ -48,6 +53,7 @@ impl Key {
         match self {
             Key::Mask(k) => k.id(),
             Key::Shuffle(k) => k.id(),
+            Key::Bfv(k) => k.id(),
         }
     }
 
@@ -55,6 +61,15 @@ impl Key {
     pub fn is_secret(&self) -> bool {
         match self {
             Key::Mask(_) | Key::Shuffle(_) => true,
+            Key::Bfv(k) => k.is_secret(),
+        }
+    }
+
+    /// The public key of a public-key scheme's secret key, to give to devices.
+    pub fn public(&self) -> Option<Key> {
+        match self {
+            Key::Bfv(k) if k.is_secret() => Some(Key::Bfv(k.public_only())),
+            _ => None,
         }
     }
 
@@ -63,6 +78,7 @@ impl Key {
         match scheme {
             Scheme::Mask => Ok(Key::Mask(MaskKey::generate()?)),
             Scheme::Shuffle => Ok(Key::Shuffle(ShuffleKey::generate(Variant::Rand)?)),
+            Scheme::Bfv => Ok(Key::Bfv(BfvKeys::generate())),
         }
     }
 
@@ -71,6 +87,8 @@ impl Key {
         let (kind, body): (u8, Zeroizing<Vec<u8>>) = match self {
             Key::Mask(k) => (KIND_SECRET, Zeroizing::new(k.secret_bytes().to_vec())),
             Key::Shuffle(k) => (KIND_SECRET, Zeroizing::new(k.body())),
+            Key::Bfv(k) if k.is_secret() => (KIND_SECRET, k.body()),
+            Key::Bfv(k) => (KIND_PUBLIC, k.body()),
         };
         let mut out = Zeroizing::new(Vec::with_capacity(HEADER_LEN + body.len()));
         out.extend_from_slice(&MAGIC);
@@ -127,6 +145,8 @@ impl Key {
                 Key::Mask(MaskKey::from_bytes(secret))
             }
             (Scheme::Shuffle, KIND_SECRET) => Key::Shuffle(ShuffleKey::from_body(body, id)?),
+            (Scheme::Bfv, KIND_SECRET) => Key::Bfv(BfvKeys::from_body(body, true)?),
+            (Scheme::Bfv, KIND_PUBLIC) => Key::Bfv(BfvKeys::from_body(body, false)?),
             (s, k) => return Err(bad(format!("unknown key kind {k} for scheme {s}"))),
         };
         if key.id() != id {

@@ -3,7 +3,7 @@
 use crate::error::{Error, Result};
 use crate::format::{Container, ContainerRef, Header, Scheme};
 use crate::packing;
-use crate::scheme::{mask, shuffle};
+use crate::scheme::{bfv, mask, shuffle};
 
 /// A homomorphic operation on two ciphertexts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,6 +72,10 @@ pub fn result_header(op: Op, ha: &Header, hb: &Header) -> Result<Header> {
     match (op, ha.scheme) {
         (Op::Sub, Scheme::Mask) => mask::sub_header(ha, hb),
         (Op::SubSat, Scheme::Mask) => Err(sub_sat_on_mask()),
+        (Op::Sub, Scheme::Bfv) => bfv::sub_header(ha, hb),
+        (Op::SubSat, Scheme::Bfv) => Err(Error::UnsupportedOp(
+            "sub_sat (saturating) cannot be computed on bfv ciphertexts, whose values the server cannot see: use op sub and render the result with --render saturate".into(),
+        )),
         (Op::Sub, Scheme::Shuffle) => shuffle::sub_header(ha, hb),
         (Op::SubSat, Scheme::Shuffle) => shuffle::sub_sat_header(ha, hb),
     }
@@ -95,6 +99,8 @@ fn compute(
 ) -> Result<()> {
     match (op, result.scheme) {
         (Op::Sub, Scheme::Mask) => packing::sub_packed_into(a, b, result.modulus_bits, out),
+        (Op::Sub, Scheme::Bfv) => bfv::sub_payload(a, b, result, out)?,
+        (Op::SubSat, Scheme::Bfv) => return Err(sub_sat_on_mask()),
         (Op::Sub, Scheme::Shuffle) => shuffle::sub_payload(ha, a, hb, b, result, out)?,
         (Op::SubSat, Scheme::Shuffle) => shuffle::sub_sat_payload(a, b, out),
         (Op::SubSat, Scheme::Mask) => return Err(sub_sat_on_mask()),

@@ -166,26 +166,31 @@ pub fn stats(diff: &Plaintext, threshold: u16) -> ChangeStats {
     }
 }
 
-/// What the server sees: the top 8 bits of each ciphertext sample, as an image without
-/// alpha (an alpha channel of noise would hide the picture).
+/// What the server sees, as an image without alpha (an alpha channel of noise would hide
+/// the picture): the top 8 bits of each stored sample, or for bfv, whose payload is
+/// polynomial coefficients rather than samples, its first bytes.
 pub fn ciphertext_preview(c: &Container) -> Result<Image> {
     let h = &c.header;
     let shape = h.shape;
-    let values = match h.scheme {
+    let samples: Vec<u8> = match h.scheme {
         Scheme::Mask | Scheme::Shuffle => {
+            let shift = h.modulus_bits - 8;
             packing::unpack(&c.payload, h.modulus_bits, shape.samples())
+                .into_iter()
+                .map(|v| (v >> shift) as u8)
+                .collect()
         }
+        Scheme::Bfv => c.payload[..shape.samples()].to_vec(),
     };
-    let shift = h.modulus_bits - 8;
     let channels = shape.channels as usize;
     let kept = if channels % 2 == 0 {
         channels - 1
     } else {
         channels
     };
-    let data = values
+    let data = samples
         .chunks_exact(channels)
-        .flat_map(|px| px[..kept].iter().map(move |&v| (v >> shift) as u8))
+        .flat_map(|px| px[..kept].iter().copied())
         .collect();
     Image::new(shape.width, shape.height, kept as u8, data)
 }

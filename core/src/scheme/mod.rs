@@ -1,5 +1,6 @@
 //! The homomorphic schemes, and what every decrypted result looks like.
 
+pub mod bfv;
 pub mod mask;
 pub mod shuffle;
 
@@ -44,6 +45,7 @@ impl Plaintext {
 pub(crate) fn validate_header(h: &Header) -> Result<()> {
     match h.scheme {
         Scheme::Mask => mask::validate_header(h),
+        Scheme::Bfv => bfv::validate_header(h),
         Scheme::Shuffle => shuffle::validate_header(h),
     }
 }
@@ -57,6 +59,8 @@ pub(crate) fn validate_payload(h: &Header, payload: &[u8]) -> Result<()> {
             }
             Ok(())
         }
+        // Coefficients are range-checked when the payload is unpacked for an operation.
+        Scheme::Bfv => Ok(()),
     }
 }
 
@@ -65,6 +69,7 @@ pub fn encrypt(key: &crate::keyfile::Key, image: &Image) -> Result<crate::Contai
     match key {
         crate::keyfile::Key::Mask(k) => mask::encrypt(k, image),
         crate::keyfile::Key::Shuffle(k) => shuffle::encrypt(k, image),
+        crate::keyfile::Key::Bfv(k) => bfv::encrypt_image(k, image),
     }
 }
 
@@ -80,5 +85,6 @@ pub fn decrypt(key: &crate::keyfile::Key, c: &crate::Container) -> Result<Plaint
     match key {
         crate::keyfile::Key::Mask(k) => mask::decrypt(k, c),
         crate::keyfile::Key::Shuffle(k) => shuffle::decrypt(k, c),
+        crate::keyfile::Key::Bfv(k) => bfv::decrypt_container(k, c),
     }
 }

@@ -1,0 +1,632 @@
+//! Public-key BFV encryption of 8-bit image samples, built on fhe.rs.
+//!
+//! A client encrypts an image under a public key; a server with no key
+//! material subtracts two encrypted images; the key holder decrypts the signed
+//! per-sample difference. Every run of [`degree()`] samples is one BFV
+//! plaintext in coefficient encoding (`Encoding::poly()`), the last one
+//! zero-padded. Fresh ciphertexts are modulus-switched from `q = q0 * q1` down
+//! to `q0` before serialization, and their coefficients are bit-packed at
+//! exactly [`payload_coeff_bits()`] bits, so the payload is 5.75 bytes per
+//! sample. See `NOISE.md` for why `q0` is large enough.
+
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use fhe::bfv::{
+    BfvParameters, BfvParametersBuilder, Ciphertext, Encoding, Plaintext, PublicKey, SecretKey,
+};
+use fhe_math::rq::{traits::TryConvertFrom, Poly, Representation};
+use fhe_traits::{
+    DeserializeParametrized, DeserializeWithContext, FheDecoder, FheDecrypter, FheEncoder,
+    FheEncrypter, Serialize,
+};
+use rand::rngs::OsRng;
+use rand::TryRngCore;
+use rayon::prelude::*;
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::format::{Container, Header, KeyId, Scheme, ValueRange};
+use crate::image_io::Image;
+
+/// Identifies this parameter set (N, moduli, t, variance) in containers and
+/// keys, so material made for other parameters is refused.
+pub const PARAMS_ID: u8 = 0xB1;
+
+/// Smallest ring degree whose 128-bit bound (54 bits) fits the modulus chain.
+const DEGREE: usize = 2048;
+/// Smallest power of two holding signed differences of 8-bit samples.
+const PLAINTEXT_MODULUS: u64 = 512;
+/// `[q0, q1]`, both prime and 1 mod 2N (fhe needs NTT-friendly moduli).
+/// Modulus switching drops the last modulus, so `q0 = 2^23 - 2^13 + 1` is
+/// what payloads carry; `q1 ~ 2^25` only absorbs the fresh encryption noise.
+const MODULI: [u64; 2] = [8_380_417, 33_550_337];
+/// Error (and secret) variance of fhe's centered binomial sampler.
+const VARIANCE: usize = 10;
+/// ceil(log2 q0).
+const COEFF_BITS: usize = 23;
+/// fhe's secret coefficients lie in `[-2 * variance, 2 * variance]`.
+const MAX_SECRET_COEFF: u64 = 2 * VARIANCE as u64;
+/// Keys with a larger L1 norm are rejected: it bounds the modulus-switching
+/// noise (NOISE.md). The mean is about 2.51 * N = 5135 (sd 87), so keygen
+/// practically never resamples.
+const MAX_SECRET_L1: u64 = 3 * DEGREE as u64;
+
+const POLY_BYTES: usize = DEGREE * COEFF_BITS / 8;
+/// Bytes of one packed ciphertext (two polynomials) per DEGREE samples.
+const CHUNK_BYTES: usize = 2 * POLY_BYTES;
+/// Level of the switched ciphertexts (only `q0` left).
+const PAYLOAD_LEVEL: usize = 1;
+
+const SECRET_TAG: u8 = b'S';
+const PUBLIC_TAG: u8 = b'P';
+
+/// Ring degree N: samples per BFV plaintext.
+pub fn degree() -> usize {
+    DEGREE
+}
+
+/// Plaintext modulus t; decrypted values are centered in `(-t/2, t/2]`.
+pub fn plaintext_modulus() -> u64 {
+    PLAINTEXT_MODULUS
+}
+
+/// Ciphertext moduli used at encryption (their product is q).
+pub fn ciphertext_moduli() -> &'static [u64] {
+    &MODULI
+}
+
+/// Modulus q' of serialized payloads (after modulus switching).
+pub fn payload_modulus() -> u64 {
+    MODULI[0]
+}
+
+/// Bits per packed payload coefficient, ceil(log2 q').
+pub fn payload_coeff_bits() -> usize {
+    COEFF_BITS
+}
+
+/// Errors from parsing keys or payloads; hostile input ends here, never in a
+/// panic.
+#[derive(Debug, thiserror::Error)]
+pub enum BfvError {
+    /// The key starts with another parameter-set id.
+    #[error("key is for parameter set {found:#04x}, expected {expected:#04x}")]
+    WrongParameters {
+        /// Id found in the key.
+        found: u8,
+        /// [`PARAMS_ID`].
+        expected: u8,
+    },
+    /// The key bytes are truncated, of the wrong kind, or not a valid key.
+    #[error("malformed {0} key")]
+    InvalidKey(&'static str),
+    /// The payload length does not match the sample count.
+    #[error("payload is {actual} bytes, expected {expected} for {n_samples} samples")]
+    PayloadLength {
+        /// Length received.
+        actual: usize,
+        /// [`payload_len`] of `n_samples`.
+        expected: usize,
+        /// Sample count the caller claimed.
+        n_samples: usize,
+    },
+    /// A packed coefficient is not reduced modulo q'.
+    #[error("ciphertext coefficient out of range")]
+    CoefficientOutOfRange,
+    /// fhe refused an operation on parsed data.
+    #[error("fhe: {0}")]
+    Fhe(#[from] fhe::Error),
+}
+
+/// Secret key; fhe's `SecretKey` zeroizes its coefficients on drop.
+pub struct BfvSecretKey(SecretKey);
+
+/// Public key; enough to encrypt, useless for decryption.
+#[derive(Clone)]
+pub struct BfvPublicKey(PublicKey);
+
+impl fmt::Debug for BfvSecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BfvSecretKey(..)")
+    }
+}
+
+impl fmt::Debug for BfvPublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BfvPublicKey(..)")
+    }
+}
+
+/// The parameter set, built once: fhe requires every key and ciphertext to
+/// share the same `Arc`.
+fn params() -> &'static Arc<BfvParameters> {
+    static PARAMS: OnceLock<Arc<BfvParameters>> = OnceLock::new();
+    PARAMS.get_or_init(|| {
+        BfvParametersBuilder::new()
+            .set_degree(DEGREE)
+            .set_plaintext_modulus(PLAINTEXT_MODULUS)
+            .set_moduli(&MODULI)
+            .set_variance(VARIANCE)
+            .build_arc()
+            .expect("constant BFV parameters are valid")
+    })
+}
+
+/// Generates a key pair from OS randomness.
+pub fn keygen() -> (BfvSecretKey, BfvPublicKey) {
+    let mut rng = OsRng.unwrap_err();
+    let sk = loop {
+        let sk = SecretKey::random(params(), &mut rng);
+        if secret_in_bounds(&sk) {
+            break BfvSecretKey(sk);
+        }
+    };
+    let pk = sk.public_key();
+    (sk, pk)
+}
+
+/// Whether the secret satisfies the bounds NOISE.md relies on.
+fn secret_in_bounds(sk: &SecretKey) -> bool {
+    let coeffs = Zeroizing::new(fhe::proto::bfv::SecretKey::from(sk).coeffs);
+    coeffs.len() == DEGREE
+        && coeffs.iter().all(|c| c.unsigned_abs() <= MAX_SECRET_COEFF)
+        && coeffs.iter().map(|c| c.unsigned_abs()).sum::<u64>() <= MAX_SECRET_L1
+}
+
+/// Splits `[PARAMS_ID, tag, body..]`, checking the header.
+fn key_body<'a>(b: &'a [u8], tag: u8, kind: &'static str) -> Result<&'a [u8], BfvError> {
+    match b {
+        [id, ..] if *id != PARAMS_ID => Err(BfvError::WrongParameters {
+            found: *id,
+            expected: PARAMS_ID,
+        }),
+        [_, t, body @ ..] if *t == tag => Ok(body),
+        _ => Err(BfvError::InvalidKey(kind)),
+    }
+}
+
+impl BfvSecretKey {
+    /// `[PARAMS_ID, 'S']` then fhe's serialization (zigzag varints, about one
+    /// byte per coefficient, ~2 KB). Treat the bytes as secret.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let body = Zeroizing::new(self.0.to_bytes());
+        let mut out = Vec::with_capacity(2 + body.len());
+        out.extend_from_slice(&[PARAMS_ID, SECRET_TAG]);
+        out.extend_from_slice(&body);
+        out
+    }
+
+    /// Parses [`Self::to_bytes`]; refuses other parameter sets, non-canonical
+    /// encodings and secrets outside the bounds the noise analysis assumes.
+    pub fn from_bytes(b: &[u8]) -> Result<Self, BfvError> {
+        const KIND: &str = "secret";
+        let body = key_body(b, SECRET_TAG, KIND)?;
+        let sk = SecretKey::from_bytes(body, params()).map_err(|_| BfvError::InvalidKey(KIND))?;
+        if !secret_in_bounds(&sk) || Zeroizing::new(sk.to_bytes()).as_slice() != body {
+            return Err(BfvError::InvalidKey(KIND));
+        }
+        Ok(Self(sk))
+    }
+
+    /// Derives a fresh public key (a new encryption of zero; not byte-equal
+    /// to earlier ones, but equivalent).
+    pub fn public_key(&self) -> BfvPublicKey {
+        BfvPublicKey(PublicKey::new(&self.0, &mut OsRng.unwrap_err()))
+    }
+}
+
+impl BfvPublicKey {
+    /// `[PARAMS_ID, 'P']` then fhe's serialization: one bit-packed
+    /// polynomial plus the 32-byte seed of the other (~12.8 KB).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let body = self.0.to_bytes();
+        let mut out = Vec::with_capacity(2 + body.len());
+        out.extend_from_slice(&[PARAMS_ID, PUBLIC_TAG]);
+        out.extend_from_slice(&body);
+        out
+    }
+
+    /// Parses [`Self::to_bytes`]. fhe does not check that coefficients are
+    /// reduced nor which representation a polynomial claims, so this also
+    /// requires the shape fhe itself produces and a byte-identical
+    /// re-serialization (which rejects unreduced coefficients).
+    pub fn from_bytes(b: &[u8]) -> Result<Self, BfvError> {
+        const KIND: &str = "public";
+        let invalid = || BfvError::InvalidKey(KIND);
+        let body = key_body(b, PUBLIC_TAG, KIND)?;
+        let pk = PublicKey::from_bytes(body, params()).map_err(|_| invalid())?;
+        let ct = fhe::proto::bfv::PublicKey::from(&pk)
+            .c
+            .ok_or_else(invalid)?;
+        if ct.level != 0 || ct.c.len() != 1 || ct.seed.len() != 32 {
+            return Err(invalid());
+        }
+        let ctx = params().context_at_level(0)?;
+        let c0 = Poly::from_bytes(&ct.c[0], ctx).map_err(|_| invalid())?;
+        if *c0.representation() != Representation::Ntt || pk.to_bytes() != body {
+            return Err(invalid());
+        }
+        Ok(Self(pk))
+    }
+}
+
+/// Exact payload size for `n_samples`: `ceil(n / N)` ciphertexts of two
+/// packed polynomials. Saturates at `usize::MAX` (never a real length).
+pub fn payload_len(n_samples: usize) -> usize {
+    n_samples.div_ceil(DEGREE).saturating_mul(CHUNK_BYTES)
+}
+
+/// Encrypts samples chunk by chunk in parallel, switching each ciphertext to
+/// q' and packing it.
+pub fn encrypt(pk: &BfvPublicKey, samples: &[u8]) -> Vec<u8> {
+    let mut out = vec![0u8; payload_len(samples.len())];
+    out.par_chunks_mut(CHUNK_BYTES)
+        .zip(samples.par_chunks(DEGREE))
+        .for_each(|(dst, chunk)| {
+            let values = Zeroizing::new(chunk.iter().map(|&s| u64::from(s)).collect::<Vec<_>>());
+            let pt = Plaintext::try_encode(values.as_slice(), Encoding::poly(), params())
+                .expect("at most N values below t");
+            let mut ct =
+                pk.0.try_encrypt(&pt, &mut rand::rng())
+                    .expect("plaintext and key share the parameters");
+            ct.switch_down().expect("the chain has a second level");
+            write_ciphertext(&ct, dst);
+        });
+    out
+}
+
+/// Computes the encryption of `a - b` (per sample, modulo t) without any key.
+pub fn sub(a: &[u8], b: &[u8], n_samples: usize) -> Result<Vec<u8>, BfvError> {
+    check_payload(a, n_samples)?;
+    check_payload(b, n_samples)?;
+    let mut out = vec![0u8; a.len()];
+    out.par_chunks_mut(CHUNK_BYTES)
+        .zip(a.par_chunks(CHUNK_BYTES).zip(b.par_chunks(CHUNK_BYTES)))
+        .try_for_each(|(dst, (ca, cb))| {
+            let diff = &read_ciphertext(ca)? - &read_ciphertext(cb)?;
+            write_ciphertext(&diff, dst);
+            Ok::<(), BfvError>(())
+        })?;
+    Ok(out)
+}
+
+/// Decrypts a payload (fresh or a difference) to centered values in
+/// `(-t/2, t/2]`, so `a - b` comes back in `-255..=255`.
+pub fn decrypt(sk: &BfvSecretKey, payload: &[u8], n_samples: usize) -> Result<Vec<i16>, BfvError> {
+    check_payload(payload, n_samples)?;
+    let mut out = vec![0i16; n_samples];
+    out.par_chunks_mut(DEGREE)
+        .zip(payload.par_chunks(CHUNK_BYTES))
+        .try_for_each(|(dst, chunk)| {
+            let pt = sk.0.try_decrypt(&read_ciphertext(chunk)?)?;
+            let values = Zeroizing::new(Vec::<u64>::try_decode(
+                &pt,
+                Encoding::poly_at_level(PAYLOAD_LEVEL),
+            )?);
+            for (d, &v) in dst.iter_mut().zip(values.iter()) {
+                // v < t = 512, so both casts are lossless.
+                *d = if v > PLAINTEXT_MODULUS / 2 {
+                    v as i16 - PLAINTEXT_MODULUS as i16
+                } else {
+                    v as i16
+                };
+            }
+            Ok::<(), BfvError>(())
+        })?;
+    Ok(out)
+}
+
+/// Refuses a payload whose length does not match, before any allocation.
+fn check_payload(payload: &[u8], n_samples: usize) -> Result<(), BfvError> {
+    let expected = payload_len(n_samples);
+    if payload.len() == expected {
+        Ok(())
+    } else {
+        Err(BfvError::PayloadLength {
+            actual: payload.len(),
+            expected,
+            n_samples,
+        })
+    }
+}
+
+/// Packs a level-1 ciphertext's power-basis coefficients into `dst`
+/// (`CHUNK_BYTES`).
+fn write_ciphertext(ct: &Ciphertext, dst: &mut [u8]) {
+    for (poly, out) in ct.iter().zip(dst.chunks_exact_mut(POLY_BYTES)) {
+        let mut p = poly.clone();
+        p.change_representation(Representation::PowerBasis);
+        pack(&Vec::<u64>::from(&p), out);
+    }
+}
+
+/// Rebuilds a level-1 ciphertext from `CHUNK_BYTES` packed bytes.
+fn read_ciphertext(src: &[u8]) -> Result<Ciphertext, BfvError> {
+    let ctx = params().context_at_level(PAYLOAD_LEVEL)?;
+    let polys = src
+        .chunks_exact(POLY_BYTES)
+        .map(|bytes| {
+            let coeffs = unpack(bytes)?;
+            // Public data: variable-time arithmetic is fine.
+            let mut p = Poly::try_convert_from(coeffs, ctx, true, Representation::PowerBasis)
+                .map_err(fhe::Error::MathError)?;
+            p.change_representation(Representation::Ntt);
+            Ok(p)
+        })
+        .collect::<Result<Vec<_>, BfvError>>()?;
+    Ok(Ciphertext::new(polys, params())?)
+}
+
+/// Little-endian bit packing at `COEFF_BITS` bits; `out` holds exactly
+/// `coeffs.len() * COEFF_BITS / 8` bytes.
+fn pack(coeffs: &[u64], out: &mut [u8]) {
+    let mut acc = 0u64;
+    let mut nbits = 0;
+    let mut bytes = out.iter_mut();
+    for &c in coeffs {
+        acc |= c << nbits;
+        nbits += COEFF_BITS;
+        while nbits >= 8 {
+            if let Some(b) = bytes.next() {
+                *b = acc as u8;
+            }
+            acc >>= 8;
+            nbits -= 8;
+        }
+    }
+}
+
+/// Inverse of [`pack`] for one polynomial, refusing coefficients >= q'.
+fn unpack(bytes: &[u8]) -> Result<Vec<u64>, BfvError> {
+    let q = payload_modulus();
+    let mask = (1u64 << COEFF_BITS) - 1;
+    let mut acc = 0u64;
+    let mut nbits = 0;
+    let mut input = bytes.iter();
+    let mut coeffs = Vec::with_capacity(DEGREE);
+    for _ in 0..DEGREE {
+        while nbits < COEFF_BITS {
+            let byte = input.next().ok_or(BfvError::CoefficientOutOfRange)?;
+            acc |= u64::from(*byte) << nbits;
+            nbits += 8;
+        }
+        let c = acc & mask;
+        if c >= q {
+            return Err(BfvError::CoefficientOutOfRange);
+        }
+        coeffs.push(c);
+        acc >>= COEFF_BITS;
+        nbits -= COEFF_BITS;
+    }
+    Ok(coeffs)
+}
+
+// ---------------------------------------------------------------------------------------
+// PICRYPT glue: key files, containers and the server operation.
+// ---------------------------------------------------------------------------------------
+
+/// Plaintext modulus t = 2^9 as the container's `modulus_bits`.
+pub const MODULUS_BITS: u8 = 9;
+
+const CONTEXT_KEY_ID: &str = "picrypt 2026-11-26 bfv v1 key id";
+
+/// A BFV key as PICRYPT stores it: the public key (with its serialized bytes, from which
+/// the key id derives) and, for the key holder, the secret key.
+pub struct BfvKeys {
+    secret: Option<BfvSecretKey>,
+    public: BfvPublicKey,
+    public_bytes: Vec<u8>,
+    id: KeyId,
+}
+
+impl fmt::Debug for BfvKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "BfvKeys {{ id: {}, secret: {} }}",
+            self.id,
+            self.secret.is_some()
+        )
+    }
+}
+
+fn key_id(public_bytes: &[u8]) -> KeyId {
+    let h = blake3::derive_key(CONTEXT_KEY_ID, public_bytes);
+    KeyId(h[..16].try_into().unwrap())
+}
+
+fn key_error(e: BfvError) -> Error {
+    Error::Key(e.to_string())
+}
+
+impl BfvKeys {
+    /// A new key pair from OS randomness.
+    pub fn generate() -> BfvKeys {
+        let (secret, public) = keygen();
+        let public_bytes = public.to_bytes();
+        BfvKeys {
+            secret: Some(secret),
+            id: key_id(&public_bytes),
+            public,
+            public_bytes,
+        }
+    }
+
+    /// The public half, for devices that only encrypt.
+    pub fn public_only(&self) -> BfvKeys {
+        BfvKeys {
+            secret: None,
+            public: self.public.clone(),
+            public_bytes: self.public_bytes.clone(),
+            id: self.id,
+        }
+    }
+
+    pub fn is_secret(&self) -> bool {
+        self.secret.is_some()
+    }
+
+    pub fn id(&self) -> KeyId {
+        self.id
+    }
+
+    /// Key-file body. Public: the public key bytes. Secret: the secret key's length (u32
+    /// LE), the secret key, then the public key (so the key id can be checked).
+    pub fn body(&self) -> zeroize::Zeroizing<Vec<u8>> {
+        let mut out = zeroize::Zeroizing::new(Vec::new());
+        if let Some(secret) = &self.secret {
+            let sk = zeroize::Zeroizing::new(secret.to_bytes());
+            out.extend_from_slice(&(sk.len() as u32).to_le_bytes());
+            out.extend_from_slice(&sk);
+        }
+        out.extend_from_slice(&self.public_bytes);
+        out
+    }
+
+    /// Parses a key-file body of the given kind; the caller checks the id.
+    pub fn from_body(body: &[u8], secret: bool) -> Result<BfvKeys> {
+        let (secret_key, public_bytes) = if secret {
+            if body.len() < 4 {
+                return Err(Error::Key("truncated bfv secret key".into()));
+            }
+            let len = u32::from_le_bytes(body[..4].try_into().unwrap()) as usize;
+            let end = 4usize
+                .checked_add(len)
+                .filter(|&e| e <= body.len())
+                .ok_or_else(|| Error::Key("truncated bfv secret key".into()))?;
+            (
+                Some(BfvSecretKey::from_bytes(&body[4..end]).map_err(key_error)?),
+                &body[end..],
+            )
+        } else {
+            (None, body)
+        };
+        let public = BfvPublicKey::from_bytes(public_bytes).map_err(key_error)?;
+        Ok(BfvKeys {
+            secret: secret_key,
+            public,
+            public_bytes: public_bytes.to_vec(),
+            id: key_id(public_bytes),
+        })
+    }
+}
+
+/// What a bfv header must satisfy beyond the generic format rules.
+pub(crate) fn validate_header(h: &Header) -> Result<()> {
+    if !h.terms.is_empty() || h.tag.is_some() {
+        return Err(Error::format("bfv ciphertexts carry no terms and no tag"));
+    }
+    if h.ext != [PARAMS_ID] {
+        return Err(Error::format(format!(
+            "bfv parameter set {:02x?} (this build has {PARAMS_ID:#04x})",
+            h.ext
+        )));
+    }
+    if h.modulus_bits != MODULUS_BITS {
+        return Err(Error::format("bfv ciphertexts have plaintext modulus 2^9"));
+    }
+    if payload_len(h.shape.samples()) == usize::MAX {
+        return Err(Error::format("image too large for bfv"));
+    }
+    Ok(())
+}
+
+/// Encrypts an image with the public key (a secret key file holds one too).
+pub fn encrypt_image(keys: &BfvKeys, image: &Image) -> Result<Container> {
+    let header = Header {
+        scheme: Scheme::Bfv,
+        sample_bits: 8,
+        modulus_bits: MODULUS_BITS,
+        shape: image.shape()?,
+        range: ValueRange::of_samples(8),
+        key_id: keys.id,
+        tag: None,
+        terms: Vec::new(),
+        ext: vec![PARAMS_ID],
+    };
+    Ok(Container {
+        header,
+        payload: encrypt(&keys.public, &image.data),
+    })
+}
+
+/// Header of `a − b`: only ranges that t = 512 represents (one subtraction of two
+/// images), which is also what the noise analysis covers.
+pub(crate) fn sub_header(ha: &Header, hb: &Header) -> Result<Header> {
+    let (min, max) = ha.range.minus(&hb.range);
+    if !ValueRange::fits(min, max, MODULUS_BITS) {
+        return Err(Error::RangeOverflow(format!(
+            "{} − {} spans [{min}, {max}], more than the plaintext modulus 512 holds; subtract fresh ciphertexts",
+            ha.range, hb.range
+        )));
+    }
+    Ok(Header {
+        range: ValueRange {
+            min: min as i32,
+            max: max as i32,
+        },
+        ..ha.clone()
+    })
+}
+
+/// Payload of `a − b`, no key involved.
+pub(crate) fn sub_payload(a: &[u8], b: &[u8], result: &Header, out: &mut [u8]) -> Result<()> {
+    let d = sub(a, b, result.shape.samples()).map_err(|e| Error::format(e.to_string()))?;
+    out.copy_from_slice(&d);
+    Ok(())
+}
+
+/// Decrypts with the secret key. There is no integrity tag (anyone with the public key
+/// can encrypt); values outside the header's range are reported as corruption.
+pub fn decrypt_container(keys: &BfvKeys, c: &Container) -> Result<crate::scheme::Plaintext> {
+    let secret = keys.secret.as_ref().ok_or_else(|| {
+        Error::Key("this is a public key: it encrypts but cannot decrypt; use the secret key file (KEY, not KEY.pub)".into())
+    })?;
+    let h = &c.header;
+    if h.key_id != keys.id {
+        return Err(Error::KeyMismatch(format!(
+            "the ciphertext was made with key {}, this key is {}",
+            h.key_id, keys.id
+        )));
+    }
+    let values =
+        decrypt(secret, &c.payload, h.shape.samples()).map_err(|e| Error::format(e.to_string()))?;
+    if values
+        .iter()
+        .any(|&v| (v as i32) < h.range.min || (v as i32) > h.range.max)
+    {
+        return Err(Error::Verification(
+            "decrypted values fall outside the declared range: the ciphertext is corrupted (bfv has no integrity tag)".into(),
+        ));
+    }
+    Ok(crate::scheme::Plaintext {
+        shape: h.shape,
+        range: h.range,
+        values,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Measures (with fhe's own noise meter) the noise of switched-and-
+    /// subtracted worst-case ciphertexts; NOISE.md quotes this.
+    #[test]
+    fn measured_noise_after_subtraction() {
+        let (sk, pk) = keygen();
+        let n = 128 * DEGREE;
+        let a = encrypt(&pk, &vec![0u8; n]);
+        let b = encrypt(&pk, &vec![255u8; n]);
+        let d = sub(&a, &b, n).unwrap();
+        let worst = d
+            .chunks_exact(CHUNK_BYTES)
+            .map(|c| unsafe { sk.0.measure_noise(&read_ciphertext(c).unwrap()) }.unwrap())
+            .max()
+            .unwrap();
+        // Correctness needs |noise| < q'/(2t) = 8184, i.e. below 2^13.
+        println!("max noise after one subtraction: {worst} bits (bound 2^12.998)");
+        assert!(worst <= 12);
+    }
+}
