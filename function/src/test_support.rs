@@ -48,6 +48,14 @@ impl S3Server {
         server
     }
 
+    /// Clients for an endpoint this value does not manage (e.g. one where nothing listens).
+    pub fn at(endpoint: String) -> S3Server {
+        S3Server {
+            endpoint,
+            child: None,
+        }
+    }
+
     /// An S3 client for this server.
     pub fn client(&self) -> aws_sdk_s3::Client {
         let creds = aws_sdk_s3::config::Credentials::new(

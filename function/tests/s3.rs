@@ -258,3 +258,38 @@ async fn oversized_objects_are_refused_before_reading() {
     assert_eq!(r.status(), 413);
     assert_eq!(body_json(&r)["error"]["code"], "object_too_large");
 }
+
+/// Storage that cannot be reached is a 502 with a code, not a hang or a 500.
+#[tokio::test(flavor = "multi_thread")]
+async fn unreachable_storage_is_502() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let server = S3Server::at(format!("http://{closed}"));
+    let app = App {
+        config: Config {
+            bucket: Some("picrypt-test".into()),
+            prefix: "picrypt/".into(),
+            max_object_bytes: 1 << 20,
+        },
+        s3: Some(server.client()),
+    };
+    let r = handle(
+        &app,
+        post(&json!({"a": s3("picrypt/a.picrypt"), "b": s3("picrypt/b.picrypt")})),
+    )
+    .await;
+    let v = body_json(&r);
+    assert_eq!(
+        (r.status().as_u16(), v["error"]["code"].as_str()),
+        (502, Some("storage_error")),
+        "{v}"
+    );
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("reading s3://picrypt-test/picrypt/")
+            && message.contains("connection failed"),
+        "{v}"
+    );
+}
