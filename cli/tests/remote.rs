@@ -3,10 +3,12 @@
 //! (`PICRYPT_E2E_LAMBDA_URL`, required when `CI` is set) — with a real S3-protocol server
 //! (moto) for the S3 paths.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use assert_cmd::cargo::CommandCargoExt;
@@ -19,16 +21,7 @@ struct Target {
     name: &'static str,
     url: String,
     bucket: String,
-    _serve: Option<ServeProcess>,
-}
-
-struct ServeProcess(Child);
-
-impl Drop for ServeProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+    _serve: Option<common::Serve>,
 }
 
 fn rt() -> tokio::runtime::Runtime {
@@ -44,34 +37,20 @@ fn picrypt(s3: &S3Server) -> Command {
 /// `picrypt serve` on a free port, with its own bucket.
 fn serve_target(s3: &S3Server) -> Target {
     let bucket = rt().block_on(s3.bucket("picrypt-serve"));
-    let mut child = picrypt(s3)
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--bucket",
-            &bucket,
-            "--prefix",
-            "picrypt/",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .unwrap_or_else(|| panic!("unexpected serve banner: {line}"));
+    let serve = common::serve(picrypt(s3).args([
+        "serve",
+        "--addr",
+        "127.0.0.1:0",
+        "--bucket",
+        &bucket,
+        "--prefix",
+        "picrypt/",
+    ]));
     Target {
         name: "picrypt serve",
-        url: format!("http://{addr}"),
+        url: serve.url.clone(),
         bucket,
-        _serve: Some(ServeProcess(child)),
+        _serve: Some(serve),
     }
 }
 

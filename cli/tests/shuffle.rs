@@ -2,9 +2,10 @@
 //! library imageshuffle (its own outputs, from the shared reference vectors), saturating
 //! subtraction equal to cv2.subtract, locally and through the function, and the warning.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use assert_cmd::cargo::CommandCargoExt;
 use base64::engine::general_purpose::STANDARD;
@@ -175,35 +176,8 @@ fn every_library_case_at_file_level() {
     }
 }
 
-struct Serve(Child, String);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve() -> Serve {
-    let mut child = picrypt()
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string();
-    Serve(child, format!("http://{addr}"))
+fn serve() -> common::Serve {
+    common::serve(picrypt().args(["serve", "--addr", "127.0.0.1:0"]))
 }
 
 /// `run --op sub_sat --render saturate` gives exactly cv2.subtract(before, after), in-process
@@ -225,7 +199,7 @@ fn sub_sat_is_cv2_subtract_locally_and_remotely() {
         to_image(&shape, b.clone()).save(d.p("after.png")).unwrap();
         keygen_legacy(&d, case);
         let base = ["run", "--key", "legacy.key", "before.png", "after.png"];
-        for remote in [None, Some(server.1.as_str())] {
+        for remote in [None, Some(server.url.as_str())] {
             let mut args: Vec<&str> = base.to_vec();
             args.extend(["--op", "sub_sat", "-o", "sat.png", "--render", "saturate"]);
             if let Some(url) = remote {
@@ -281,7 +255,7 @@ fn sub_sat_is_cv2_subtract_locally_and_remotely() {
             "-o",
             "s.picrypt",
             "--url",
-            &server.1,
+            &server.url,
         ]);
         d.ok(&["decrypt", "--key", "legacy.key", "s.picrypt", "-o", "s.png"]);
         assert_eq!(image::open(d.p("s.png")).unwrap().into_bytes(), cv2);
@@ -294,7 +268,7 @@ fn sub_sat_on_the_default_scheme_is_refused_with_advice() {
     let d = Dir::new();
     image::RgbImage::new(4, 4).save(d.p("a.png")).unwrap();
     d.ok(&["keygen", "-o", "k.key"]);
-    for remote in [vec![], vec!["--url", server.1.as_str()]] {
+    for remote in [vec![], vec!["--url", server.url.as_str()]] {
         let mut args = vec![
             "run", "--key", "k.key", "--op", "sub_sat", "a.png", "a.png", "-o", "x.png",
         ];

@@ -167,6 +167,12 @@ fn mul_mod(a: u64, b: u64) -> u64 {
     }
 }
 
+/// The integrity tag every mask header has (parsing guarantees it; a hand-built header may not).
+fn tag_of(h: &Header) -> Result<u64> {
+    h.tag
+        .ok_or_else(|| Error::format("mask ciphertext without integrity tag"))
+}
+
 /// The value range a mask ciphertext with these terms must declare: each `+` term adds
 /// `[0, 2^s − 1]`, each `−` term subtracts it.
 pub fn range_of_terms(sample_bits: u8, terms: &[Term]) -> (i64, i64) {
@@ -282,10 +288,7 @@ pub(crate) fn sub_header(ha: &Header, hb: &Header) -> Result<Header> {
             min: min as i32,
             max: max as i32,
         },
-        tag: Some(sub_mod(
-            ha.tag.expect("validated mask header"),
-            hb.tag.expect("validated mask header"),
-        )),
+        tag: Some(sub_mod(tag_of(ha)?, tag_of(hb)?)),
         terms,
         ..ha.clone()
     })
@@ -357,7 +360,7 @@ pub fn decrypt(key: &MaskKey, c: &Container) -> Result<Plaintext> {
             Sign::Minus => sub_mod(expected, pad),
         };
     }
-    let tag = h.tag.expect("validated mask header");
+    let tag = tag_of(h)?;
     if !bool::from(expected.ct_eq(&tag)) {
         values.zeroize();
         return Err(Error::Verification("integrity tag does not match".into()));
