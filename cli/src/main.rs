@@ -505,8 +505,16 @@ fn diff(a: &Path, b: &Path, out: &Path, op: Op, remote: &RemoteArgs) -> Result<(
     check_container_name(out)?;
     let a_bytes = files::read(a)?;
     let b_bytes = files::read(b)?;
+    // Refuse a malformed input naming its file (and before uploading anything); errors of
+    // the subtraction itself name both, A and B in the message saying which is which.
+    for (which, path, bytes) in [("A", a, &a_bytes), ("B", b, &b_bytes)] {
+        picrypt_core::format::ContainerRef::parse(bytes)
+            .map_err(|e| ops::in_input(which, e))
+            .with_context(|| format!("{}", path.display()))?;
+    }
     let start = Instant::now();
-    let result = subtract(op, &a_bytes, &b_bytes, remote)?;
+    let result = subtract(op, &a_bytes, &b_bytes, remote)
+        .with_context(|| format!("{} − {}", a.display(), b.display()))?;
     files::write_atomic(out, &result)?;
     println!(
         "{} − {} → {} ({} bytes) in {:.0?}",
@@ -549,7 +557,7 @@ async fn remote_subtract(
     let mut s3_client = None;
     let request = match &args.s3_bucket {
         Some(bucket) => {
-            let client = picrypt_function::storage::client_from_env().await;
+            let client = s3_client_from_env().await?;
             let base = format!("{}uploads/{}/", args.s3_prefix, random_id()?);
             let (key_a, key_b) = (format!("{base}a.picrypt"), format!("{base}b.picrypt"));
             let t = Instant::now();
@@ -603,7 +611,7 @@ async fn remote_subtract(
         picrypt_function::api::ResultLocation::S3 { bucket, key } => {
             let client = match s3_client {
                 Some(c) => c,
-                None => picrypt_function::storage::client_from_env().await,
+                None => s3_client_from_env().await?,
             };
             let t = Instant::now();
             let bytes = s3::download(&client, &bucket, &key, "download result").await?;
@@ -617,6 +625,13 @@ async fn remote_subtract(
     }
 }
 
+/// An S3 client from the environment (`AWS_*`, `PICRYPT_S3_*`).
+async fn s3_client_from_env() -> Result<aws_sdk_s3::Client> {
+    picrypt_function::storage::client_from_env()
+        .await
+        .map_err(|e| anyhow!(e))
+}
+
 fn serve(addr: SocketAddr, bucket: Option<String>, prefix: Option<String>) -> Result<()> {
     let mut config = picrypt_function::Config::from_env().map_err(|e| anyhow!(e))?;
     if bucket.is_some() {
@@ -627,7 +642,7 @@ fn serve(addr: SocketAddr, bucket: Option<String>, prefix: Option<String>) -> Re
     }
     runtime()?.block_on(async move {
         let s3 = match config.bucket {
-            Some(_) => Some(picrypt_function::storage::client_from_env().await),
+            Some(_) => Some(s3_client_from_env().await?),
             None => None,
         };
         let bucket_note = match &config.bucket {

@@ -1,10 +1,12 @@
 //! Uploading ciphertexts to S3 and downloading results, with progress bars on a terminal.
 
 use anyhow::{anyhow, Context, Result};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
 use indicatif::{ProgressBar, ProgressStyle};
+use picrypt_function::storage;
 
 /// Objects above this go up in parts, so the progress bar moves and a failure costs one part.
 const PART_BYTES: usize = 8 * 1024 * 1024;
@@ -22,9 +24,12 @@ fn bar(len: u64, label: &str) -> ProgressBar {
     bar
 }
 
-fn sdk_error(e: impl std::error::Error) -> anyhow::Error {
-    use aws_sdk_s3::error::DisplayErrorContext;
-    anyhow!("{}", DisplayErrorContext(e))
+/// One line: the service's code and message, or why the connection failed.
+fn sdk_error<E, R>(e: SdkError<E, R>) -> anyhow::Error
+where
+    E: ProvideErrorMetadata + std::fmt::Debug,
+{
+    anyhow!("{}", storage::explain(&e))
 }
 
 /// Uploads `bytes` to `s3://bucket/key`.
@@ -127,18 +132,31 @@ pub async fn download(client: &Client, bucket: &str, key: &str, label: &str) -> 
     let progress = bar(len, label);
     let mut body = response.body;
     let mut out = Vec::with_capacity(len as usize);
-    while let Some(chunk) = body
-        .try_next()
-        .await
-        .map_err(|e| anyhow!("{e}"))
-        .with_context(context)?
-    {
-        out.extend_from_slice(&chunk);
-        progress.inc(chunk.len() as u64);
+    loop {
+        match body.try_next().await {
+            Ok(Some(chunk)) => {
+                out.extend_from_slice(&chunk);
+                progress.inc(chunk.len() as u64);
+            }
+            Ok(None) => break,
+            Err(e) => {
+                progress.finish_and_clear();
+                return Err(anyhow!(
+                    "the transfer broke off after {} of {len} bytes: {}",
+                    out.len(),
+                    storage::root_cause(&e)
+                ))
+                .with_context(context);
+            }
+        }
     }
     progress.finish_and_clear();
     if out.len() as u64 != len {
-        return Err(anyhow!("got {} of {len} bytes", out.len())).with_context(context);
+        return Err(anyhow!(
+            "the transfer broke off after {} of {len} bytes",
+            out.len()
+        ))
+        .with_context(context);
     }
     Ok(out)
 }

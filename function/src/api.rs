@@ -1,7 +1,7 @@
 //! The JSON API: request and response bodies, and errors with their HTTP status.
 //! `docs/API.md` and `openapi.json` describe the same shapes.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// `POST /diff` body.
 #[derive(Debug, Deserialize)]
@@ -17,12 +17,40 @@ pub struct DiffRequest {
     pub output: Option<Output>,
 }
 
+impl DiffRequest {
+    /// Parses a `POST /diff` body: one JSON object and nothing after it.
+    pub fn from_json(body: &[u8]) -> serde_json::Result<DiffRequest> {
+        let mut de = serde_json::Deserializer::from_slice(body);
+        let request = object(&mut de)?;
+        de.end()?;
+        Ok(request)
+    }
+}
+
+/// Deserializes a struct from a JSON object only. Serde's derived structs also accept an
+/// array of their fields in order (`["key", "bucket"]`), which the API does not document
+/// and a typo could hit.
+fn object<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+    struct ObjectOnly<T>(std::marker::PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for ObjectOnly<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+        }
+    }
+    d.deserialize_map(ObjectOnly(std::marker::PhantomData))
+}
+
 /// Where a ciphertext comes from.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
 pub enum Source {
     /// The container, base64 (standard alphabet, padded).
     Inline(String),
+    #[serde(deserialize_with = "object")]
     S3(S3Location),
 }
 
@@ -39,6 +67,7 @@ pub struct S3Location {
 #[serde(rename_all = "lowercase", deny_unknown_fields)]
 pub enum Output {
     Inline,
+    #[serde(deserialize_with = "object")]
     S3(S3OutputKey),
 }
 
@@ -118,6 +147,16 @@ impl ApiError {
 
     pub fn storage(message: impl Into<String>) -> ApiError {
         ApiError::new(502, "storage_error", message)
+    }
+
+    /// S3 kept throttling (`SlowDown`) after every attempt: the caller may retry later.
+    pub fn storage_throttled(message: impl Into<String>) -> ApiError {
+        ApiError::new(503, "storage_throttled", message)
+    }
+
+    /// S3 did not answer, or stalled mid-transfer, for longer than the storage timeout.
+    pub fn storage_timeout(message: impl Into<String>) -> ApiError {
+        ApiError::new(504, "storage_timeout", message)
     }
 
     pub fn body(&self, request_id: &str) -> String {

@@ -5,7 +5,7 @@ use std::time::Instant;
 use base64::Engine;
 use lambda_http::http::{header, Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
-use picrypt_core::format::Header;
+use picrypt_core::format::{ContainerRef, Header};
 use picrypt_core::ops::{self, Op};
 use picrypt_core::Scheme;
 
@@ -31,7 +31,7 @@ impl App {
     pub async fn from_env() -> Result<App, String> {
         let config = Config::from_env()?;
         let s3 = match config.bucket {
-            Some(_) => Some(storage::client_from_env().await),
+            Some(_) => Some(storage::client_from_env().await?),
             None => None,
         };
         Ok(App { config, s3 })
@@ -154,7 +154,9 @@ async fn diff(
 ) -> Result<Response<Body>, ApiError> {
     if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
         let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
-        if !ct.starts_with("application/json") {
+        // The media type before any parameters: `application/jsonp` or
+        // `application/json-seq` are other types, `application/json; charset=utf-8` is not.
+        if ct.split(';').next().unwrap_or("").trim() != "application/json" {
             return Err(ApiError::new(
                 415,
                 "unsupported_media_type",
@@ -174,7 +176,7 @@ async fn diff(
     }
     let mut timing = Timing::default();
     let t = Instant::now();
-    let request: DiffRequest = serde_json::from_slice(body).map_err(|e| {
+    let request = DiffRequest::from_json(body).map_err(|e| {
         ApiError::bad_request(
             "bad_json",
             format!("request body is not a valid diff request: {e}"),
@@ -214,10 +216,9 @@ async fn diff(
     timing.fetch_ms = ms(t);
 
     let t = Instant::now();
-    let result = tokio::task::spawn_blocking(move || ops::apply_bytes(op, &a, &b))
+    let (result, header) = tokio::task::spawn_blocking(move || apply_verified(op, &a, &b))
         .await
         .map_err(|_| ApiError::new(500, "internal", "the computation failed"))??;
-    let (header, _, _) = Header::parse(&result).map_err(ApiError::from)?;
     timing.compute_ms = ms(t);
 
     let bytes = result.len();
@@ -277,6 +278,28 @@ async fn diff(
     let body = serde_json::to_string(&response)
         .map_err(|e| ApiError::new(500, "internal", e.to_string()))?;
     Ok(json_response(StatusCode::OK, body, request_id))
+}
+
+/// Computes `op(a, b)` and verifies the result before anything publishes it: it must parse
+/// as a whole container whose header is exactly the one `op` gives for these inputs. A
+/// result that does not is a bug here, answered with 500 and never stored.
+fn apply_verified(op: Op, a: &[u8], b: &[u8]) -> Result<(Vec<u8>, Header), ApiError> {
+    let result = ops::apply_bytes(op, a, b)?;
+    let verify = || -> picrypt_core::Result<Header> {
+        let (ha, _, _) = Header::parse(a)?;
+        let (hb, _, _) = Header::parse(b)?;
+        let header = ContainerRef::parse(&result)?.header;
+        ops::check_result_of(op, &ha, &hb, &header)?;
+        Ok(header)
+    };
+    let header = verify().map_err(|e| {
+        ApiError::new(
+            500,
+            "internal",
+            format!("the computed result failed verification and was not stored: {e}"),
+        )
+    })?;
+    Ok((result, header))
 }
 
 /// An input after base64 decoding: ready, or still to be read from S3.

@@ -95,11 +95,24 @@ async fn bridge(app: &App, req: hyper::Request<Incoming>) -> hyper::Response<Ful
     hyper::Response::from_parts(parts, Full::new(bytes))
 }
 
+/// An error answered before the handler runs, with a request id of its own like every
+/// answer (in `x-request-id` and the body).
 fn plain_error(e: &ApiError) -> hyper::Response<Full<Bytes>> {
+    let mut bytes = [0u8; 16];
+    let _ = getrandom::getrandom(&mut bytes);
+    let request_id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    tracing::info!(
+        request_id,
+        status = e.status,
+        code = e.code,
+        "refused before the handler"
+    );
     hyper::Response::builder()
         .status(e.status)
         .header(hyper::header::CONTENT_TYPE, "application/json")
+        .header(hyper::header::CACHE_CONTROL, "no-store")
+        .header("x-request-id", &request_id)
         .header(hyper::header::CONNECTION, "close")
-        .body(Full::new(Bytes::from(e.body(""))))
-        .expect("static headers are valid")
+        .body(Full::new(Bytes::from(e.body(&request_id))))
+        .expect("a hex request id is a valid header value")
 }

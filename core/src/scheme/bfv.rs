@@ -572,7 +572,11 @@ pub(crate) fn sub_header(ha: &Header, hb: &Header) -> Result<Header> {
 
 /// Payload of `a − b`, no key involved.
 pub(crate) fn sub_payload(a: &[u8], b: &[u8], result: &Header, out: &mut [u8]) -> Result<()> {
-    let d = sub(a, b, result.shape.samples()).map_err(|e| Error::format(e.to_string()))?;
+    let d = sub(a, b, result.shape.samples()).map_err(|e| {
+        // Name the malformed operand, as parse errors do.
+        let a_ok = a.chunks(CHUNK_BYTES).all(|c| read_ciphertext(c).is_ok());
+        crate::ops::in_input(if a_ok { "B" } else { "A" }, Error::format(e.to_string()))
+    })?;
     out.copy_from_slice(&d);
     Ok(())
 }

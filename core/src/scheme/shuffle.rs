@@ -777,8 +777,8 @@ pub(crate) fn sub_payload(
     result: &Header,
     out: &mut [u8],
 ) -> Result<()> {
-    let va = values_in_range(ha, a)?;
-    let vb = values_in_range(hb, b)?;
+    let va = values_in_range(ha, a).map_err(|e| crate::ops::in_input("A", e))?;
+    let vb = values_in_range(hb, b).map_err(|e| crate::ops::in_input("B", e))?;
     let mask = (1i32 << result.modulus_bits) - 1;
     let d: Vec<u16> = va
         .iter()

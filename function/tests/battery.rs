@@ -1,0 +1,174 @@
+//! The bad-input battery, in-process: every case of the matrix (`battery_matrix/`) as a
+//! real Function URL event through `handle`, with and without a bucket. Every hostile
+//! request must get its documented 4xx and JSON error body; no 5xx, no panic; a valid diff
+//! still works afterwards. `cli/tests/battery_http.rs` replays the same matrix over HTTP.
+
+mod battery_matrix;
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use aws_sdk_s3::primitives::ByteStream;
+use battery_matrix::{Case, Expect, Fixture, Needs};
+use lambda_http::{Body, Request, Response};
+use picrypt_function::test_support::S3Server;
+use picrypt_function::{handle, App, Config};
+use serde_json::{json, Value};
+
+const FUNCTION_URL: &str = include_str!("events/function_url.json");
+const REQUEST_ID: &str = "7f1c2a9e-5b3d-4c8e-9a0f-1e2d3c4b5a69";
+
+/// The case as Lambda delivers it: a Function URL event, deserialised by lambda_http.
+fn event(case: &Case) -> Request {
+    let mut v: Value = serde_json::from_str(FUNCTION_URL).unwrap();
+    v["rawPath"] = json!(case.path);
+    v["requestContext"]["http"]["method"] = json!(case.method);
+    v["requestContext"]["http"]["path"] = json!(case.path);
+    let headers = v["headers"].as_object_mut().unwrap();
+    match &case.content_type {
+        Some(ct) => headers.insert("content-type".into(), json!(ct)),
+        None => headers.remove("content-type"),
+    };
+    match std::str::from_utf8(&case.body) {
+        Ok(text) => v["body"] = json!(text),
+        Err(_) => {
+            v["body"] = json!(battery_matrix::b64(&case.body));
+            v["isBase64Encoded"] = json!(true);
+        }
+    }
+    lambda_http::request::from_str(&v.to_string())
+        .unwrap_or_else(|e| panic!("{}: lambda_http cannot parse the event: {e}", case.name))
+}
+
+/// Checks one answer; returns what is wrong with it.
+fn check(fx: &Fixture, case: &Case, r: &Response<Body>) -> Result<(), String> {
+    let status = r.status().as_u16();
+    if status >= 500 {
+        return Err(format!("{status}: {}", String::from_utf8_lossy(r.body())));
+    }
+    if r.headers().get("content-type").map(|v| v.as_bytes()) != Some(b"application/json") {
+        return Err(format!(
+            "content type {:?}",
+            r.headers().get("content-type")
+        ));
+    }
+    if r.headers().get("x-request-id").map(|v| v.as_bytes()) != Some(REQUEST_ID.as_bytes()) {
+        return Err("no x-request-id".into());
+    }
+    let body: &[u8] = r.body().as_ref();
+    match case.expect {
+        Expect::Refused { .. } => {
+            let allow = r.headers().get("allow").and_then(|v| v.to_str().ok());
+            battery_matrix::check_error(case, status, allow, Some(body))?;
+            let v: Value = serde_json::from_slice(body).unwrap();
+            if v["error"]["request_id"] != REQUEST_ID {
+                return Err(format!("request id in the body: {v}"));
+            }
+            Ok(())
+        }
+        Expect::Computed { .. } => {
+            if status != 200 {
+                return Err(format!(
+                    "status {status}: {}",
+                    String::from_utf8_lossy(body)
+                ));
+            }
+            fx.check_result(case, &battery_matrix::inline_result(body)?)
+        }
+    }
+}
+
+fn app(config: Config, s3: Option<aws_sdk_s3::Client>) -> App {
+    App { config, s3 }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_hostile_request_gets_its_documented_answer() {
+    let started = Instant::now();
+    let server = S3Server::start();
+    let bucket = server.bucket("picrypt-battery").await;
+    let client = server.client();
+    let fx = Fixture::new(Some(bucket.clone()));
+    for (key, bytes) in fx.objects() {
+        client
+            .put_object()
+            .bucket(&bucket)
+            .key(&key)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("upload {key:?}: {e:?}"));
+    }
+    let no_bucket = app(Config::default(), None);
+    let with_bucket = app(
+        Config {
+            bucket: Some(bucket.clone()),
+            prefix: battery_matrix::PREFIX.into(),
+            max_object_bytes: battery_matrix::MAX_OBJECT_BYTES,
+        },
+        Some(client.clone()),
+    );
+
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut statuses: BTreeMap<u16, usize> = BTreeMap::new();
+    let mut failures = Vec::new();
+    let mut total = 0;
+    let mut distinct = 0;
+    for (group, generate) in battery_matrix::groups() {
+        let cases = generate(&fx);
+        assert!(!cases.is_empty(), "{group} generated no cases");
+        distinct += cases.len();
+        for case in &cases {
+            *counts.entry(case.category).or_default() += 1;
+            // Cases that do not depend on S3 get the same answer with and without a bucket.
+            let apps: &[&App] = match case.needs {
+                Needs::Any => &[&no_bucket, &with_bucket],
+                Needs::NoBucket => &[&no_bucket],
+                Needs::Bucket => &[&with_bucket],
+            };
+            for app in apps {
+                let r = handle(app, event(case)).await;
+                *statuses.entry(r.status().as_u16()).or_default() += 1;
+                total += 1;
+                if let Err(e) = check(&fx, case, &r) {
+                    failures.push(format!("[{}] {}: {e}", case.category, case.name));
+                }
+            }
+        }
+    }
+    // A failed diff writes nothing.
+    let left = client
+        .list_objects_v2()
+        .bucket(&bucket)
+        .prefix(battery_matrix::NEVER_PREFIX)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        left.key_count(),
+        Some(0),
+        "failed diffs left objects behind"
+    );
+    // Still serving.
+    let case = battery_matrix::valid_diff(&fx);
+    for app in [&no_bucket, &with_bucket] {
+        let r = handle(app, event(&case)).await;
+        check(&fx, &case, &r).unwrap_or_else(|e| panic!("valid diff after the battery: {e}"));
+    }
+
+    eprintln!(
+        "battery: {distinct} cases, {total} requests (with and without a bucket) in {:.1?}\n  cases by category: {counts:?}\n  answers by status: {statuses:?}",
+        started.elapsed()
+    );
+    assert!(
+        statuses.keys().all(|&s| s < 500),
+        "server errors: {statuses:?}"
+    );
+    assert!(distinct > 2000, "only {distinct} cases");
+    assert!(
+        failures.is_empty(),
+        "{} of {total} answers were wrong:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

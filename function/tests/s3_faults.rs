@@ -1,0 +1,446 @@
+//! The handler against a real S3-protocol server (moto) that misbehaves: throttling, slow
+//! answers, bodies cut short or stalled, uploads dropped midway, objects deleted or
+//! truncated, and the server going away. Faults come from a proxy on loopback in front of
+//! moto; what is left at the output key is checked on moto directly, past the proxy.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::primitives::ByteStream;
+use base64::Engine;
+use lambda_http::{Body, Request, Response};
+use picrypt_core::scheme::mask::{self, MaskKey};
+use picrypt_core::{Container, Image};
+use picrypt_function::storage::Settings;
+use picrypt_function::test_support::{Fault, FaultProxy, Injection, S3Server};
+use picrypt_function::{handle, App, Config};
+use serde_json::{json, Value};
+
+const FUNCTION_URL: &str = include_str!("events/function_url.json");
+const A: &str = "picrypt/in/a.picrypt";
+const B: &str = "picrypt/in/b.picrypt";
+const OUT: &str = "picrypt/out/d.picrypt";
+
+fn post(body: &Value) -> Request {
+    let mut v: Value = serde_json::from_str(FUNCTION_URL).unwrap();
+    v["body"] = json!(body.to_string());
+    lambda_http::request::from_str(&v.to_string()).unwrap()
+}
+
+fn s3(key: &str) -> Value {
+    json!({"s3": {"key": key}})
+}
+
+fn image(w: u32, h: u32, seed: u8) -> Image {
+    let data = (0..w as usize * h as usize * 3)
+        .map(|i| ((i * 7) as u8) ^ seed.wrapping_mul((i >> 3) as u8))
+        .collect();
+    Image::new(w, h, 3, data).unwrap()
+}
+
+/// Retries and timeouts short enough for tests: 3 attempts, 20 ms backoff, 400 ms timeout.
+fn settings() -> Settings {
+    Settings {
+        attempts: 3,
+        backoff: Duration::from_millis(20),
+        ..Settings::default()
+    }
+    .with_timeout(Duration::from_millis(400))
+}
+
+struct Fixture {
+    server: S3Server,
+    proxy: FaultProxy,
+    bucket: String,
+    app: App,
+    key: MaskKey,
+    a: Image,
+    b: Image,
+}
+
+impl Fixture {
+    async fn new() -> Fixture {
+        Fixture::with(S3Server::start(), settings()).await
+    }
+
+    async fn with(server: S3Server, settings: Settings) -> Fixture {
+        let bucket = server.bucket("picrypt-faults").await;
+        let proxy = FaultProxy::start(&server.endpoint);
+        let app = App {
+            config: Config {
+                bucket: Some(bucket.clone()),
+                prefix: "picrypt/".into(),
+                max_object_bytes: picrypt_function::config::DEFAULT_MAX_OBJECT_BYTES,
+            },
+            s3: Some(proxy.client(&settings)),
+        };
+        let f = Fixture {
+            server,
+            proxy,
+            bucket,
+            app,
+            key: MaskKey::generate().unwrap(),
+            a: image(64, 48, 1),
+            b: image(64, 48, 99),
+        };
+        f.upload(A, f.ciphertext(&f.a)).await;
+        f.upload(B, f.ciphertext(&f.b)).await;
+        f
+    }
+
+    fn ciphertext(&self, image: &Image) -> Vec<u8> {
+        mask::encrypt(&self.key, image).unwrap().to_bytes()
+    }
+
+    /// Straight to moto, past the proxy.
+    async fn upload(&self, key: &str, bytes: Vec<u8>) {
+        self.server
+            .client()
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// What moto holds at `key`, past the proxy; `None` when there is no such object.
+    async fn stored(&self, key: &str) -> Option<Vec<u8>> {
+        let r = self
+            .server
+            .client()
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await;
+        match r {
+            Ok(r) => Some(r.body.collect().await.unwrap().into_bytes().to_vec()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_no_such_key()) => None,
+            Err(e) => panic!("cannot read {key} from moto: {e:?}"),
+        }
+    }
+
+    async fn diff(&self, body: Value) -> (u16, Value) {
+        let r: Response<Body> = handle(&self.app, post(&body)).await;
+        let v = serde_json::from_slice(r.body().as_ref()).unwrap();
+        (r.status().as_u16(), v)
+    }
+
+    /// A and B from S3, the result to `OUT`.
+    async fn diff_s3(&self) -> (u16, Value) {
+        self.diff(json!({"a": s3(A), "b": s3(B), "output": s3(OUT)}))
+            .await
+    }
+
+    fn inline(&self, image: &Image) -> Value {
+        json!({"inline": base64::engine::general_purpose::STANDARD.encode(self.ciphertext(image))})
+    }
+
+    /// Checks that `container` decrypts to A − B.
+    fn check(&self, container: &[u8]) {
+        let pt = mask::decrypt(&self.key, &Container::parse(container).unwrap()).unwrap();
+        let expected: Vec<i16> = self
+            .a
+            .data
+            .iter()
+            .zip(&self.b.data)
+            .map(|(&x, &y)| x as i16 - y as i16)
+            .collect();
+        assert_eq!(pt.values, expected);
+    }
+
+    async fn check_stored(&self) {
+        self.check(&self.stored(OUT).await.expect("a result at the output key"));
+    }
+
+    async fn assert_nothing_stored(&self, case: &str) {
+        assert!(
+            self.stored(OUT).await.is_none(),
+            "{case}: an object was left at the output key"
+        );
+    }
+}
+
+/// Asserts status and code, and that the message contains each of `needles`.
+fn assert_error(got: &(u16, Value), status: u16, code: &str, needles: &[&str]) {
+    let (s, v) = got;
+    assert_eq!(
+        (*s, v["error"]["code"].as_str().unwrap_or("")),
+        (status, code),
+        "{v}"
+    );
+    let message = v["error"]["message"].as_str().unwrap();
+    for needle in needles {
+        assert!(message.contains(needle), "{needle:?} not in {message:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn throttling_is_retried_until_it_clears() {
+    let f = Fixture::new().await;
+    // The first two reads are throttled; their retries go through.
+    f.proxy
+        .inject(Injection::new(Fault::SlowDown).method("GET").times(2));
+    let (status, v) = f.diff_s3().await;
+    assert_eq!(status, 200, "{v}");
+    f.check_stored().await;
+    assert_eq!(f.proxy.faulted(), 2);
+    assert_eq!(f.proxy.requests("GET"), 4, "{:?}", f.proxy.seen());
+    assert_eq!(f.proxy.requests("PUT"), 1);
+
+    // So does a throttled write.
+    f.proxy.reset_counts();
+    f.proxy
+        .inject(Injection::new(Fault::SlowDown).method("PUT").times(1));
+    let (status, v) = f.diff_s3().await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(f.proxy.requests("PUT"), 2, "{:?}", f.proxy.seen());
+    f.check_stored().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn throttling_that_persists_is_503_storage_throttled() {
+    let f = Fixture::new().await;
+    f.proxy.inject(Injection::new(Fault::SlowDown));
+    // One input from S3, so the count of its attempts is exact.
+    let got = f
+        .diff(json!({"a": s3(A), "b": f.inline(&f.b), "output": s3(OUT)}))
+        .await;
+    assert_error(
+        &got,
+        503,
+        "storage_throttled",
+        &["reading s3://", "in/a.picrypt", "SlowDown", "3 attempts"],
+    );
+    assert_eq!(f.proxy.requests_to("GET", A), 3, "{:?}", f.proxy.seen());
+    assert_eq!(f.proxy.requests("PUT"), 0);
+    f.assert_nothing_stored("throttled read").await;
+
+    // A write throttled on every attempt: nothing is stored either.
+    f.proxy.reset_counts();
+    let got = f
+        .diff(json!({"a": f.inline(&f.a), "b": f.inline(&f.b), "output": s3(OUT)}))
+        .await;
+    assert_error(
+        &got,
+        503,
+        "storage_throttled",
+        &["writing s3://", "out/d.picrypt", "3 attempts"],
+    );
+    assert_eq!(f.proxy.requests_to("PUT", OUT), 3);
+    f.assert_nothing_stored("throttled write").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_storage_within_the_timeout_is_fine_beyond_it_504() {
+    let server = S3Server::start();
+    let f = Fixture::with(server, settings().with_timeout(Duration::from_secs(5))).await;
+    f.proxy
+        .inject(Injection::new(Fault::Delay(Duration::from_millis(150))));
+    let (status, v) = f.diff_s3().await;
+    assert_eq!(status, 200, "{v}");
+    f.check_stored().await;
+    assert_eq!(f.proxy.requests("GET"), 2, "slow is not failed: no retries");
+    drop(f);
+
+    let f = Fixture::new().await;
+    f.proxy
+        .inject(Injection::new(Fault::Delay(Duration::from_secs(5))).method("GET"));
+    let started = Instant::now();
+    let got = f
+        .diff(json!({"a": s3(A), "b": f.inline(&f.b), "output": s3(OUT)}))
+        .await;
+    assert_error(
+        &got,
+        504,
+        "storage_timeout",
+        &["reading s3://", "did not answer within 400ms", "3 attempts"],
+    );
+    assert_eq!(f.proxy.requests_to("GET", A), 3);
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "gave up after {:?}",
+        started.elapsed()
+    );
+    f.assert_nothing_stored("slow read").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stalled_body_is_read_again_then_504() {
+    let f = Fixture::new().await;
+    f.proxy.inject(
+        Injection::new(Fault::StallResponse(100))
+            .method("GET")
+            .path(A),
+    );
+    let got = f.diff_s3().await;
+    assert_error(
+        &got,
+        504,
+        "storage_timeout",
+        &["A: reading s3://", "stalled after 100 of ", "3 attempts"],
+    );
+    assert_eq!(f.proxy.requests_to("GET", A), 3, "{:?}", f.proxy.seen());
+    f.assert_nothing_stored("stalled read").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_truncated_transfer_is_read_again_and_never_parsed() {
+    let f = Fixture::new().await;
+    let size = f.ciphertext(&f.a).len();
+    // Once: the second read is whole, and the diff succeeds.
+    f.proxy.inject(
+        Injection::new(Fault::CutResponse(1000))
+            .method("GET")
+            .path(A)
+            .times(1),
+    );
+    let (status, v) = f.diff_s3().await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(f.proxy.requests_to("GET", A), 2);
+    f.check_stored().await;
+
+    // Every time: 502 saying how much arrived, and nothing stored.
+    f.proxy.reset_counts();
+    f.proxy.inject(
+        Injection::new(Fault::CutResponse(1000))
+            .method("GET")
+            .path(A),
+    );
+    let other = "picrypt/out/other.picrypt";
+    let got = f
+        .diff(json!({"a": s3(A), "b": s3(B), "output": s3(other)}))
+        .await;
+    assert_error(
+        &got,
+        502,
+        "storage_error",
+        &[
+            "A: reading s3://",
+            &format!("broke off after 1000 of {size} bytes"),
+            "3 attempts",
+        ],
+    );
+    assert_eq!(f.proxy.requests_to("GET", A), 3);
+    assert!(f.stored(other).await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_upload_dropped_midway_leaves_no_object() {
+    let f = Fixture::new().await;
+    f.proxy.inject(
+        Injection::new(Fault::CutRequest(4096))
+            .method("PUT")
+            .path(OUT),
+    );
+    let got = f.diff_s3().await;
+    assert_error(
+        &got,
+        502,
+        "storage_error",
+        &[
+            "writing s3://",
+            "out/d.picrypt",
+            "connection failed after 3 attempts: ",
+        ],
+    );
+    assert_eq!(f.proxy.requests_to("PUT", OUT), 3);
+    f.assert_nothing_stored("dropped upload").await;
+
+    // Dropped once: the retry stores the whole, correct result.
+    f.proxy.reset_counts();
+    f.proxy.inject(
+        Injection::new(Fault::CutRequest(4096))
+            .method("PUT")
+            .path(OUT)
+            .times(1),
+    );
+    let (status, v) = f.diff_s3().await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(f.proxy.requests_to("PUT", OUT), 2);
+    f.check_stored().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_object_deleted_before_the_diff_is_404() {
+    let f = Fixture::new().await;
+    f.server
+        .client()
+        .delete_object()
+        .bucket(&f.bucket)
+        .key(B)
+        .send()
+        .await
+        .unwrap();
+    let got = f.diff_s3().await;
+    assert_error(
+        &got,
+        404,
+        "object_not_found",
+        &["B: s3://", "in/b.picrypt does not exist"],
+    );
+    assert_eq!(
+        f.proxy.requests_to("GET", B),
+        1,
+        "a missing object is not retried"
+    );
+    f.assert_nothing_stored("deleted input").await;
+
+    // Deleted by the proxy the moment the function asks for it.
+    f.upload(B, f.ciphertext(&f.b)).await;
+    f.proxy
+        .inject(Injection::new(Fault::DeleteObject).method("GET").path(B));
+    let got = f.diff_s3().await;
+    assert_error(&got, 404, "object_not_found", &["B: s3://"]);
+    f.assert_nothing_stored("input deleted mid-run").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_truncated_stored_object_is_400_bad_container() {
+    let f = Fixture::new().await;
+    let mut short = f.ciphertext(&f.b);
+    short.truncate(short.len() / 2);
+    f.upload(B, short).await;
+    let got = f.diff_s3().await;
+    assert_error(&got, 400, "bad_container", &["B: ", "truncated"]);
+    // Stored short is not a broken transfer: read once.
+    assert_eq!(f.proxy.requests_to("GET", B), 1);
+    f.assert_nothing_stored("truncated input").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn storage_stopped_mid_run_is_502_then_recovers() {
+    let f = Fixture::new().await;
+    f.proxy.stop();
+    let got = f.diff_s3().await;
+    assert_error(
+        &got,
+        502,
+        "storage_error",
+        &["reading s3://", "connection failed after 3 attempts: "],
+    );
+    assert_eq!(f.proxy.requests("GET"), 0, "connections were refused");
+    f.proxy.resume();
+    let (status, v) = f.diff_s3().await;
+    assert_eq!(status, 200, "{v}");
+    f.check_stored().await;
+}
+
+/// A real moto process killed between the upload and the diff.
+#[tokio::test(flavor = "multi_thread")]
+async fn s3_server_killed_between_upload_and_diff_is_502() {
+    let mut f = Fixture::with(S3Server::spawn_own(), settings()).await;
+    // Straight to moto: nothing stands between the function and the dying server.
+    f.app.s3 = Some(f.server.client_with(&settings()));
+    f.server.kill();
+    let started = Instant::now();
+    let got = f.diff_s3().await;
+    assert_error(
+        &got,
+        502,
+        "storage_error",
+        &["reading s3://", "connection failed after 3 attempts: "],
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
