@@ -34,7 +34,7 @@ cfn-lint template.yaml
 echo "template.yaml: no findings"
 
 say "build"
-cargo build --workspace --locked
+cargo build --workspace --locked --examples
 
 say "real S3-protocol server (moto) and the function under cargo lambda watch, on loopback"
 export AWS_ACCESS_KEY_ID=picrypt-test AWS_SECRET_ACCESS_KEY=picrypt-test-secret AWS_REGION=us-east-1
@@ -54,7 +54,8 @@ setsid cargo lambda watch --locked -A 127.0.0.1 -P "$watch_port" --bin picrypt-f
     --env-var AWS_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID" --env-var AWS_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY" \
     --env-var AWS_EC2_METADATA_DISABLED=true --env-var RUST_LOG=info \
     >"$logs/lambda-watch.log" 2>&1 &
-pids+=($!)
+watch_pid=$!
+pids+=($watch_pid)
 export PICRYPT_E2E_LAMBDA_URL="http://127.0.0.1:$watch_port/lambda-url/picrypt-function"
 for _ in $(seq 1 300); do
     curl -sf -m 5 "$PICRYPT_E2E_LAMBDA_URL/health" >/dev/null 2>&1 && break
@@ -68,12 +69,38 @@ echo "moto at $PICRYPT_TEST_S3_ENDPOINT, function at $PICRYPT_E2E_LAMBDA_URL"
 say "unit, property, handler, S3 and end-to-end tests (core, cli, function)"
 cargo test --workspace --locked
 
+say "load: bounded load test of POST /diff from loopback (cli/examples/load.rs)"
+# Every answer is decrypted and checked; any error or overrun fails the run. Against
+# cargo lambda watch only small pairs: cargo-lambda 1.9.2's emulator sometimes loses
+# responses of more than a few tens of KB (docs/PERFORMANCE.md, "Load").
+load_port=$(free_port)
+setsid target/debug/picrypt serve --addr "127.0.0.1:$load_port" >"$logs/load-serve.log" 2>&1 &
+load_pid=$!
+pids+=($load_pid)
+load=(target/debug/examples/load --max-seconds 120)
+"${load[@]}" --url "http://127.0.0.1:$load_port" --requests 2000 --concurrency 32 --pid "$load_pid"
+"${load[@]}" --url "http://127.0.0.1:$load_port" --requests 20 --concurrency 4 --size demo --pid "$load_pid"
+"${load[@]}" --url "$PICRYPT_E2E_LAMBDA_URL" --requests 2000 --concurrency 32 --schemes mask,shuffle \
+    --pid "$watch_pid" --child picrypt-function
+kill -- "-$load_pid"
+
 say "independent Python implementation of docs/FORMAT.md against the vectors and the binary"
 python3 tests/reference/mask_reference.py --picrypt target/debug/picrypt
 
 say "Lambda build for arm64 (cargo lambda build --release --arm64)"
 cargo lambda build --release --arm64 --locked --bin picrypt-function
 ls -l target/lambda/picrypt-function/bootstrap
+
+say "fuzz smoke: every cargo-fuzz target for ${PICRYPT_FUZZ_SECONDS:-60} s on its corpus (nightly)"
+# fuzz/smoke.sh installs the nightly toolchain and cargo-fuzz when missing, builds the
+# targets with AddressSanitizer in fuzz/target, and fails on any crash, panic, timeout,
+# OOM or allocation over 512 MB. PICRYPT_FUZZ_SECONDS=0 skips it (never in CI).
+if [ "${PICRYPT_FUZZ_SECONDS:-60}" != 0 ]; then
+    bash fuzz/smoke.sh "${PICRYPT_FUZZ_SECONDS:-60}"
+elif [ -n "${CI:-}" ]; then
+    echo "PICRYPT_FUZZ_SECONDS=0 is not allowed in CI" >&2
+    exit 1
+fi
 
 echo
 echo "all PICRYPT tests passed"
