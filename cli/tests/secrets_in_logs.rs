@@ -48,8 +48,7 @@ impl Flow {
         self.output.extend_from_slice(&out.stderr);
         self.last_error = String::from_utf8_lossy(&out.stderr)
             .lines()
-            .filter(|l| l.contains("error"))
-            .last()
+            .rfind(|l| l.contains("error"))
             .unwrap_or_default()
             .to_string();
         out.status.success()
@@ -64,8 +63,18 @@ impl Flow {
     }
 }
 
+/// A server process, killed when dropped (also when an assertion fails mid-test).
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// `picrypt -vvv serve` with a bucket; its stderr goes to `log`.
-fn serve(flow: &Flow, bucket: &str, log: &Path) -> (Child, String) {
+fn serve(flow: &Flow, bucket: &str, log: &Path) -> (Server, String) {
     let mut child = flow
         .command()
         .args(["-vvv", "serve", "--addr", "127.0.0.1:0"])
@@ -84,7 +93,7 @@ fn serve(flow: &Flow, bucket: &str, log: &Path) -> (Child, String) {
         .and_then(|s| s.split_whitespace().next())
         .unwrap_or_else(|| panic!("unexpected serve banner: {line}"))
         .to_string();
-    (child, format!("http://{addr}"))
+    (Server(child), format!("http://{addr}"))
 }
 
 /// The forms a secret could take in text: each needle is searched for verbatim.
@@ -179,7 +188,7 @@ fn no_key_bytes_in_the_most_verbose_logs() {
     };
     images(flow.dir.path());
     let serve_log = flow.path("serve.log");
-    let (mut server, url) = serve(&flow, &bucket, &serve_log);
+    let (server, url) = serve(&flow, &bucket, &serve_log);
 
     let mut keys = Vec::new();
     for scheme in ["mask", "bfv", "shuffle"] {
@@ -271,8 +280,7 @@ fn no_key_bytes_in_the_most_verbose_logs() {
         "x.png",
     ]);
 
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     let server_output = fs::read(&serve_log).unwrap();
 
     // The search means something only if the logs are the verbose ones.
