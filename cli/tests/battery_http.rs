@@ -6,26 +6,24 @@
 
 #[path = "../../function/tests/battery_matrix/mod.rs"]
 mod battery_matrix;
+mod common;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use battery_matrix::{Case, Expect, Fixture, Needs, LIMIT};
 use picrypt_function::test_support::{S3Server, AWS_TEST_ENV};
 
 /// A `picrypt serve` child process, killed when dropped.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
+struct Server(common::Serve);
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl std::ops::Deref for Server {
+    type Target = common::Serve;
+    fn deref(&self) -> &common::Serve {
+        &self.0
     }
 }
 
@@ -39,34 +37,21 @@ impl Server {
                 battery_matrix::MAX_OBJECT_BYTES.to_string(),
             )
             .env_remove("PICRYPT_BUCKET")
-            .env_remove("PICRYPT_PREFIX")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+            .env_remove("PICRYPT_PREFIX");
         if let Some((endpoint, bucket)) = s3 {
             cmd.args(["--bucket", bucket, "--prefix", battery_matrix::PREFIX])
                 .env("AWS_ENDPOINT_URL", endpoint);
         }
-        let mut child = cmd.spawn().expect("spawn picrypt serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .split("http://")
-            .nth(1)
-            .and_then(|s| s.split_whitespace().next())
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected serve banner: {line:?}"));
-        Server { child, addr }
+        Server(common::serve(&mut cmd))
     }
 
     fn alive(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
+        self.0.alive()
     }
 
     /// A field of /proc/PID/status, in bytes (VmRSS, VmHWM).
     fn memory(&self, field: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
         let kib: u64 = status
             .lines()
             .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))

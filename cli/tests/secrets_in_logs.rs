@@ -7,14 +7,15 @@
 //! key its decimal and hex values.
 
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use picrypt_function::test_support::{S3Server, AWS_TEST_ENV};
 use tempfile::TempDir;
+
+mod common;
 
 struct Flow {
     dir: TempDir,
@@ -63,37 +64,14 @@ impl Flow {
     }
 }
 
-/// A server process, killed when dropped (also when an assertion fails mid-test).
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// `picrypt -vvv serve` with a bucket; its stderr goes to `log`.
-fn serve(flow: &Flow, bucket: &str, log: &Path) -> (Server, String) {
-    let mut child = flow
-        .command()
-        .args(["-vvv", "serve", "--addr", "127.0.0.1:0"])
-        .args(["--bucket", bucket, "--prefix", "picrypt/"])
-        .stdout(Stdio::piped())
-        .stderr(fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .unwrap_or_else(|| panic!("unexpected serve banner: {line}"))
-        .to_string();
-    (Server(child), format!("http://{addr}"))
+fn serve(flow: &Flow, bucket: &str, log: &Path) -> common::Serve {
+    common::serve_logging_to(
+        flow.command()
+            .args(["-vvv", "serve", "--addr", "127.0.0.1:0"])
+            .args(["--bucket", bucket, "--prefix", "picrypt/"]),
+        fs::File::create(log).unwrap(),
+    )
 }
 
 /// The forms a secret could take in text: each needle is searched for verbatim.
@@ -188,7 +166,8 @@ fn no_key_bytes_in_the_most_verbose_logs() {
     };
     images(flow.dir.path());
     let serve_log = flow.path("serve.log");
-    let (server, url) = serve(&flow, &bucket, &serve_log);
+    let server = serve(&flow, &bucket, &serve_log);
+    let url = server.url.clone();
 
     let mut keys = Vec::new();
     for scheme in ["mask", "bfv", "shuffle"] {

@@ -93,6 +93,18 @@ impl S3Server {
         client_with(&self.endpoint, settings)
     }
 
+    /// Stores an object directly on this server.
+    pub async fn put(&self, bucket: &str, key: &str, bytes: Vec<u8>) {
+        self.client()
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(aws_sdk_s3::primitives::ByteStream::from(bytes))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("put s3://{bucket}/{key}: {e}"));
+    }
+
     /// Creates a bucket with a unique name and returns the name.
     pub async fn bucket(&self, stem: &str) -> String {
         let mut suffix = [0u8; 6];

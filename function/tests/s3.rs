@@ -1,7 +1,6 @@
 //! The handler with S3 sources and outputs, against a real S3-protocol server on loopback
 //! (moto): objects really cross HTTP through aws-sdk-s3.
 
-use aws_sdk_s3::primitives::ByteStream;
 use base64::Engine;
 use lambda_http::{Body, Request, Response};
 use picrypt_core::scheme::mask::{self, MaskKey};
@@ -61,15 +60,7 @@ impl Fixture {
     }
 
     async fn upload(&self, key: &str, bytes: Vec<u8>) {
-        self.server
-            .client()
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .body(ByteStream::from(bytes))
-            .send()
-            .await
-            .unwrap();
+        self.server.put(&self.bucket, key, bytes).await;
     }
 
     async fn upload_pair(&self) {

@@ -5,7 +5,6 @@
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_s3::primitives::ByteStream;
 use base64::Engine;
 use lambda_http::{Body, Request, Response};
 use picrypt_core::scheme::mask::{self, MaskKey};
@@ -93,15 +92,7 @@ impl Fixture {
 
     /// Straight to moto, past the proxy.
     async fn upload(&self, key: &str, bytes: Vec<u8>) {
-        self.server
-            .client()
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .body(ByteStream::from(bytes))
-            .send()
-            .await
-            .unwrap();
+        self.server.put(&self.bucket, key, bytes).await;
     }
 
     /// What moto holds at `key`, past the proxy; `None` when there is no such object.

@@ -1,13 +1,29 @@
 //! Helpers shared by the CLI's integration tests.
+// Each test binary compiles this module and uses a part of it.
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 
-/// A running `picrypt serve`, stopped when dropped.
+/// A running `picrypt serve`, stopped when dropped (also when an assertion fails).
 pub struct Serve {
     child: Child,
-    /// Its base URL, as the banner printed it.
+    /// The address it bound, as the banner printed it.
+    pub addr: SocketAddr,
+    /// Its base URL.
     pub url: String,
+}
+
+impl Serve {
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for Serve {
@@ -17,26 +33,28 @@ impl Drop for Serve {
     }
 }
 
-/// Starts `cmd` (a `picrypt serve --addr 127.0.0.1:0 …` command) and reads the address
-/// it bound from its first line of output.
+/// Starts `cmd` (a `picrypt serve --addr 127.0.0.1:0 …` command), its log discarded, and
+/// reads the address it bound from its first line of output.
 pub fn serve(cmd: &mut Command) -> Serve {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    serve_logging_to(cmd, Stdio::null())
+}
+
+/// [`serve`], with the server's log (stderr) going to `log`.
+pub fn serve_logging_to(cmd: &mut Command, log: impl Into<Stdio>) -> Serve {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(log).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let addr = line
+    let addr: SocketAddr = line
         .split("http://")
         .nth(1)
         .and_then(|s| s.split_whitespace().next())
-        .unwrap_or_else(|| panic!("unexpected serve banner: {line}"))
-        .to_string();
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected serve banner: {line:?}"));
     Serve {
         child,
+        addr,
         url: format!("http://{addr}"),
     }
 }
