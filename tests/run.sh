@@ -10,7 +10,7 @@ root=$(pwd)
 logs="$root/target/test-logs"
 mkdir -p "$logs"
 
-say() { printf '\n==> %s\n' "$*"; }
+say() { printf '\n==> %s  [%dm%02ds]\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)); }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 pip_install() { python3 -m pip install --quiet --disable-pip-version-check "$@"; }
 
@@ -103,4 +103,4 @@ elif [ -n "${CI:-}" ]; then
 fi
 
 echo
-echo "all PICRYPT tests passed"
+echo "all PICRYPT tests passed in $((SECONDS / 60))m$((SECONDS % 60))s"

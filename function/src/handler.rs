@@ -11,7 +11,9 @@ use picrypt_core::Scheme;
 
 use crate::api::{ApiError, DiffRequest, DiffResponse, Output, ResultLocation, Source, Timing};
 use crate::config::Config;
-use crate::{storage, LAMBDA_PAYLOAD_LIMIT};
+#[cfg(feature = "s3")]
+use crate::storage;
+use crate::LAMBDA_PAYLOAD_LIMIT;
 
 /// The OpenAPI document served at `GET /openapi.json`.
 pub const OPENAPI: &str = include_str!("../openapi.json");
@@ -19,10 +21,19 @@ pub const OPENAPI: &str = include_str!("../openapi.json");
 /// Room left in a 6 MB Lambda response for the response envelope and headers.
 const INLINE_RESPONSE_LIMIT: usize = LAMBDA_PAYLOAD_LIMIT - 16 * 1024;
 
+/// The S3 client the function uses.
+#[cfg(feature = "s3")]
+pub use aws_sdk_s3::Client as S3Client;
+
+/// Built without the `s3` feature (the fuzz targets, which keep the AWS SDK out of their
+/// build): no client can exist, so every S3 source or output is `s3_not_configured`.
+#[cfg(not(feature = "s3"))]
+pub enum S3Client {}
+
 /// What the handler needs: configuration and, when a bucket is configured, an S3 client.
 pub struct App {
     pub config: Config,
-    pub s3: Option<aws_sdk_s3::Client>,
+    pub s3: Option<S3Client>,
 }
 
 impl App {
@@ -31,13 +42,13 @@ impl App {
     pub async fn from_env() -> Result<App, String> {
         let config = Config::from_env()?;
         let s3 = match config.bucket {
-            Some(_) => Some(storage::client_from_env().await?),
+            Some(_) => Some(s3_client_from_env().await?),
             None => None,
         };
         Ok(App { config, s3 })
     }
 
-    fn s3(&self) -> Result<&aws_sdk_s3::Client, ApiError> {
+    fn s3(&self) -> Result<&S3Client, ApiError> {
         self.s3.as_ref().ok_or_else(|| {
             ApiError::new(
                 400,
@@ -249,7 +260,7 @@ async fn diff(
         Some(key) => {
             let t = Instant::now();
             let bucket = app.config.authorize_bucket(None)?.to_string();
-            storage::put(app.s3()?, &bucket, &key, result).await?;
+            s3_put(app.s3()?, &bucket, &key, result).await?;
             timing.store_ms = ms(t);
             ResultLocation::S3 { bucket, key }
         }
@@ -320,13 +331,48 @@ fn decode(source: Source, which: &str) -> Result<Pending, ApiError> {
     }
 }
 
+#[cfg(feature = "s3")]
+async fn s3_client_from_env() -> Result<S3Client, String> {
+    storage::client_from_env().await
+}
+
+#[cfg(not(feature = "s3"))]
+async fn s3_client_from_env() -> Result<S3Client, String> {
+    Err("PICRYPT_BUCKET is set, but this build has no S3 support (cargo feature `s3`)".into())
+}
+
+#[cfg(feature = "s3")]
+async fn s3_get(client: &S3Client, bucket: &str, key: &str, max: u64) -> Result<Vec<u8>, ApiError> {
+    storage::get(client, bucket, key, max).await
+}
+
+#[cfg(not(feature = "s3"))]
+async fn s3_get(client: &S3Client, _: &str, _: &str, _: u64) -> Result<Vec<u8>, ApiError> {
+    match *client {}
+}
+
+#[cfg(feature = "s3")]
+async fn s3_put(
+    client: &S3Client,
+    bucket: &str,
+    key: &str,
+    bytes: Vec<u8>,
+) -> Result<(), ApiError> {
+    storage::put(client, bucket, key, bytes).await
+}
+
+#[cfg(not(feature = "s3"))]
+async fn s3_put(client: &S3Client, _: &str, _: &str, _: Vec<u8>) -> Result<(), ApiError> {
+    match *client {}
+}
+
 async fn fetch(app: &App, input: Pending, which: &str) -> Result<Vec<u8>, ApiError> {
     match input {
         Pending::Ready(bytes) => Ok(bytes),
         Pending::S3(loc) => {
             let bucket = app.config.authorize_bucket(loc.bucket.as_deref())?;
             app.config.authorize_key(&loc.key)?;
-            storage::get(app.s3()?, bucket, &loc.key, app.config.max_object_bytes)
+            s3_get(app.s3()?, bucket, &loc.key, app.config.max_object_bytes)
                 .await
                 .map_err(|e| ApiError {
                     message: format!("{which}: {}", e.message),

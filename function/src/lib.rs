@@ -9,6 +9,7 @@ pub mod api;
 pub mod config;
 pub mod handler;
 pub mod serve;
+#[cfg(feature = "s3")]
 pub mod storage;
 #[cfg(feature = "test-support")]
 pub mod test_support;
