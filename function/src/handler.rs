@@ -18,6 +18,9 @@ use crate::LAMBDA_PAYLOAD_LIMIT;
 /// The OpenAPI document served at `GET /openapi.json`.
 pub const OPENAPI: &str = include_str!("../openapi.json");
 
+/// `Retry-After` of a `503 storage_throttled`, in seconds.
+const THROTTLED_RETRY_AFTER_SECONDS: &str = "5";
+
 /// Room left in a 6 MB Lambda response for the response envelope and headers.
 const INLINE_RESPONSE_LIMIT: usize = LAMBDA_PAYLOAD_LIMIT - 16 * 1024;
 
@@ -411,6 +414,13 @@ fn error_response(e: &ApiError, request_id: &str) -> Response<Body> {
         response
             .headers_mut()
             .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+    }
+    if e.status == 503 {
+        // S3 was still throttling after the function's own backoff: ask callers to wait.
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            header::HeaderValue::from_static(THROTTLED_RETRY_AFTER_SECONDS),
+        );
     }
     response
 }

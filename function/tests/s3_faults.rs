@@ -113,9 +113,13 @@ impl Fixture {
     }
 
     async fn diff(&self, body: Value) -> (u16, Value) {
-        let r: Response<Body> = handle(&self.app, post(&body)).await;
+        let r = self.diff_response(body).await;
         let v = serde_json::from_slice(r.body().as_ref()).unwrap();
         (r.status().as_u16(), v)
+    }
+
+    async fn diff_response(&self, body: Value) -> Response<Body> {
+        handle(&self.app, post(&body)).await
     }
 
     /// A and B from S3, the result to `OUT`.
@@ -221,6 +225,13 @@ async fn throttling_that_persists_is_503_storage_throttled() {
     );
     assert_eq!(f.proxy.requests_to("PUT", OUT), 3);
     f.assert_nothing_stored("throttled write").await;
+
+    // Callers are told when to come back.
+    let r = f
+        .diff_response(json!({"a": f.inline(&f.a), "b": f.inline(&f.b), "output": s3(OUT)}))
+        .await;
+    assert_eq!(r.status().as_u16(), 503);
+    assert_eq!(r.headers()["retry-after"], "5");
 }
 
 #[tokio::test(flavor = "multi_thread")]
