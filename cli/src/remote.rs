@@ -159,15 +159,7 @@ impl Remote {
             )
         } else if e.is_connect() {
             let cause = std::error::Error::source(&e)
-                .map(|s| {
-                    let mut text = s.to_string();
-                    let mut next = s.source();
-                    while let Some(n) = next {
-                        text = n.to_string();
-                        next = n.source();
-                    }
-                    text
-                })
+                .map(picrypt_function::storage::root_cause)
                 .unwrap_or_default();
             anyhow!("cannot connect to {url}: {cause} (is the function running?)")
         } else {

@@ -96,6 +96,11 @@ fn request_id(req: &Request) -> String {
             return id.to_string();
         }
     }
+    random_request_id()
+}
+
+/// A fresh request id (32 hex digits) for answers that have none from Lambda or the API.
+pub(crate) fn random_request_id() -> String {
     let mut bytes = [0u8; 16];
     let _ = getrandom::getrandom(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()

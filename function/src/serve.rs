@@ -98,9 +98,7 @@ async fn bridge(app: &App, req: hyper::Request<Incoming>) -> hyper::Response<Ful
 /// An error answered before the handler runs, with a request id of its own like every
 /// answer (in `x-request-id` and the body).
 fn plain_error(e: &ApiError) -> hyper::Response<Full<Bytes>> {
-    let mut bytes = [0u8; 16];
-    let _ = getrandom::getrandom(&mut bytes);
-    let request_id: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let request_id = crate::handler::random_request_id();
     tracing::info!(
         request_id,
         status = e.status,
