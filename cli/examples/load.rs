@@ -31,10 +31,9 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use base64::Engine;
 use clap::{Parser, ValueEnum};
-use picrypt_core::format::Header;
 use picrypt_core::keyfile::Key;
 use picrypt_core::ops::{self, Op};
-use picrypt_core::{scheme, Container, Image, Scheme, Shape};
+use picrypt_core::{scheme, Image, Scheme, Shape};
 use picrypt_function::api::{DiffResponse, ResultLocation};
 use tokio::time::Instant;
 
@@ -104,8 +103,8 @@ struct Pair {
     label: String,
     op: Op,
     key: Key,
-    a: Header,
-    b: Header,
+    a: Vec<u8>,
+    b: Vec<u8>,
     shape: Shape,
     expected: Vec<i16>,
     /// Size of the result container the server must return.
@@ -202,8 +201,8 @@ fn make_pairs(size: Size, schemes: &[Scheme]) -> Result<Vec<Pair>> {
 fn make_pair(size: Size, k: u64, scheme: Scheme, op: Op) -> Result<Pair> {
     let (before, after) = images(size, k)?;
     let key = Key::generate(scheme)?;
-    let a = scheme::encrypt(&key, &before)?;
-    let b = scheme::encrypt(&key, &after)?;
+    let a = scheme::encrypt_insecure_legacy(&key, &before)?;
+    let b = scheme::encrypt_insecure_legacy(&key, &after)?;
     let result_len = ops::apply_bytes(op, &a.to_bytes(), &b.to_bytes())?.len();
     let expected = before
         .data
@@ -229,8 +228,8 @@ fn make_pair(size: Size, k: u64, scheme: Scheme, op: Op) -> Result<Pair> {
         op,
         key,
         shape: before.shape()?,
-        a: a.header,
-        b: b.header,
+        a: a.to_bytes(),
+        b: b.to_bytes(),
         expected,
         result_len,
         body: Vec::leak(body.into_bytes()),
@@ -471,9 +470,8 @@ fn check(pair: &Pair, body: &[u8], verify: bool) -> Result<f64, String> {
         ));
     }
     let verified = || -> picrypt_core::Result<Vec<i16>> {
-        let c = Container::parse(&bytes)?;
-        ops::check_result_of(pair.op, &pair.a, &pair.b, &c.header)?;
-        Ok(scheme::decrypt(&pair.key, &c)?.values)
+        let checked = picrypt_core::verify::check_result(pair.op, &pair.a, &pair.b, &bytes)?;
+        Ok(checked.decrypt(&pair.key)?.values.clone())
     };
     let values = verified().map_err(|e| format!("result does not decrypt: {e}"))?;
     if let Some(i) =

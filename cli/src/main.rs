@@ -19,7 +19,7 @@ use picrypt_core::keyfile::Key;
 use picrypt_core::ops::{self, Op};
 use picrypt_core::render::{self, RenderMode};
 use picrypt_core::scheme::shuffle;
-use picrypt_core::{demo, image_io, scheme, Container, Image, Plaintext, Scheme};
+use picrypt_core::{demo, image_io, scheme, verify, Container, Image, Plaintext, Scheme};
 
 #[derive(Parser)]
 #[command(
@@ -64,6 +64,8 @@ enum Command {
         /// OUT.npy writes the scrambled image exactly as imageshuffle does.
         #[arg(short, long)]
         out: PathBuf,
+        #[command(flatten)]
+        legacy: LegacyArgs,
     },
     /// Decrypt and verify a ciphertext; write an image, a render of a difference, or .npy.
     Decrypt {
@@ -74,6 +76,15 @@ enum Command {
         /// OUT.png (the image, or a render of a difference) or OUT.npy (the raw values).
         #[arg(short, long)]
         out: PathBuf,
+        /// The two ciphertexts the result must have been computed from (A − B): it is
+        /// checked against them before anything is decrypted. Required for bfv results.
+        #[arg(long, num_args = 2, value_names = ["A", "B"])]
+        expect: Option<Vec<PathBuf>>,
+        /// bfv only: decrypt a ciphertext that cannot be tied to checked inputs. Only for
+        /// ciphertexts you made yourself or got over a channel no one else can write to: a
+        /// crafted bfv ciphertext makes its decryption reveal your secret key.
+        #[arg(long)]
+        insecure_trust_bfv_input: bool,
         #[command(flatten)]
         render: RenderArgs,
     },
@@ -138,6 +149,16 @@ struct RunArgs {
     render: RenderArgs,
     #[command(flatten)]
     remote: RemoteArgs,
+    #[command(flatten)]
+    legacy: LegacyArgs,
+}
+
+#[derive(clap::Args)]
+struct LegacyArgs {
+    /// Allow encrypting with a legacy shuffle key, whose ciphertexts the server can break
+    /// (docs/SECURITY.md); refused without it.
+    #[arg(long)]
+    insecure_shuffle: bool,
 }
 
 #[derive(clap::Args)]
@@ -293,13 +314,27 @@ fn run(command: Command) -> Result<()> {
             legacy_key,
             block,
         } => keygen(scheme, &out, force, legacy_key, block),
-        Command::Encrypt { key, image, out } => encrypt(&key, &image, &out),
+        Command::Encrypt {
+            key,
+            image,
+            out,
+            legacy,
+        } => encrypt(&key, &image, &out, &legacy),
         Command::Decrypt {
             key,
             ciphertext,
             out,
+            expect,
+            insecure_trust_bfv_input,
             render,
-        } => decrypt(&key, &ciphertext, &out, &render),
+        } => decrypt(
+            &key,
+            &ciphertext,
+            &out,
+            expect.as_deref(),
+            insecure_trust_bfv_input,
+            &render,
+        ),
         Command::Diff {
             a,
             b,
@@ -397,9 +432,28 @@ fn check_container_name(out: &Path) -> Result<()> {
     Ok(())
 }
 
-fn encrypt(key_path: &Path, image_path: &Path, out: &Path) -> Result<()> {
+/// Encrypts under any key, refusing a legacy shuffle key unless the user opted in.
+fn encrypt_image(key: &Key, image: &Image, legacy: &LegacyArgs) -> Result<Container> {
+    if key.scheme() != Scheme::Shuffle {
+        return Ok(scheme::encrypt(key, image)?);
+    }
+    if !legacy.insecure_shuffle {
+        bail!(
+            "this is a legacy shuffle key, whose ciphertexts the server can break (docs/SECURITY.md); pass --insecure-shuffle to encrypt with it anyway"
+        );
+    }
+    Ok(scheme::encrypt_insecure_legacy(key, image)?)
+}
+
+fn encrypt(key_path: &Path, image_path: &Path, out: &Path, legacy: &LegacyArgs) -> Result<()> {
     let key = files::read_key(key_path)?;
     if let Key::Shuffle(k) = &key {
+        if !legacy.insecure_shuffle {
+            bail!(
+                "{} is a legacy shuffle key, whose ciphertexts the server can break (docs/SECURITY.md); pass --insecure-shuffle to encrypt with it anyway",
+                key_path.display()
+            );
+        }
         warn_shuffle();
         let ext = files::extension(out);
         if ext == "png" || ext == "npy" {
@@ -421,7 +475,7 @@ fn encrypt(key_path: &Path, image_path: &Path, out: &Path) -> Result<()> {
     check_container_name(out)?;
     let image = files::read_image(image_path)?;
     let start = Instant::now();
-    let ct = scheme::encrypt(&key, &image)?;
+    let ct = encrypt_image(&key, &image, legacy)?;
     let bytes = ct.to_bytes();
     files::write_atomic(out, &bytes)?;
     println!(
@@ -435,7 +489,14 @@ fn encrypt(key_path: &Path, image_path: &Path, out: &Path) -> Result<()> {
     Ok(())
 }
 
-fn decrypt(key_path: &Path, ct_path: &Path, out: &Path, args: &RenderArgs) -> Result<()> {
+fn decrypt(
+    key_path: &Path,
+    ct_path: &Path,
+    out: &Path,
+    expect: Option<&[PathBuf]>,
+    trust_bfv: bool,
+    args: &RenderArgs,
+) -> Result<()> {
     let key = files::read_key(key_path)?;
     if let Key::Shuffle(k) = &key {
         warn_shuffle();
@@ -449,17 +510,53 @@ fn decrypt(key_path: &Path, ct_path: &Path, out: &Path, args: &RenderArgs) -> Re
             }
             .with_context(|| format!("{}", ct_path.display()))?;
             let image = k.unscramble(&scrambled)?;
-            let pt = Plaintext {
-                shape: image.shape()?,
-                range: picrypt_core::ValueRange::of_samples(8),
-                values: image.data.iter().map(|&v| v as i16).collect(),
-            };
+            let pt = Plaintext::new(
+                image.shape()?,
+                picrypt_core::ValueRange::of_samples(8),
+                image.data.iter().map(|&v| v as i16).collect(),
+            );
             return write_plaintext(&pt, out, args);
         }
     }
-    let ct = files::read_container(ct_path)?;
-    let pt = scheme::decrypt(&key, &ct).with_context(|| format!("{}", ct_path.display()))?;
-    println!("{}: {}", ct_path.display(), checked(key.scheme()));
+    let context = || format!("{}", ct_path.display());
+    let (pt, what) = match expect {
+        Some([a, b]) => {
+            let result = files::read(ct_path)?;
+            let (a_bytes, b_bytes) = (files::read(a)?, files::read(b)?);
+            let checked = verify::identify_result(&a_bytes, &b_bytes, &result)
+                .with_context(|| {
+                    format!(
+                        "{} is not the result of {} and {}",
+                        ct_path.display(),
+                        a.display(),
+                        b.display()
+                    )
+                })?;
+            let pt = checked.decrypt(&key).with_context(context)?;
+            (pt, checked.describe())
+        }
+        Some(_) => bail!("--expect takes two ciphertexts: A and B"),
+        None => {
+            let ct = files::read_container(ct_path)?;
+            let claim = verify::Expect::claimed_by(&ct.header);
+            let pt = if trust_bfv {
+                verify::decrypt_trusting_source(&key, &ct, claim)
+            } else {
+                verify::decrypt(&key, &ct, claim)
+            };
+            let pt = match pt {
+                Err(e @ picrypt_core::Error::Unverifiable(_)) => {
+                    return Err(anyhow!(e)).context(format!(
+                        "{}: for a difference pass --expect A B (the two ciphertexts it was computed from); for a ciphertext you made yourself, --insecure-trust-bfv-input",
+                        ct_path.display()
+                    ))
+                }
+                other => other.with_context(context)?,
+            };
+            (pt, verify::describe(&ct.header, claim))
+        }
+    };
+    println!("{}: {what}", ct_path.display());
     write_plaintext(&pt, out, args)?;
     if !pt.is_image() {
         println!("{}", render::stats(&pt, args.threshold).summary());
@@ -515,6 +612,12 @@ fn diff(a: &Path, b: &Path, out: &Path, op: Op, remote: &RemoteArgs) -> Result<(
     let start = Instant::now();
     let result = subtract(op, &a_bytes, &b_bytes, remote)
         .with_context(|| format!("{} − {}", a.display(), b.display()))?;
+    let checked = verify::check_result(op, &a_bytes, &b_bytes, &result)
+        .context("the function's result")?;
+    if checked.container().header.scheme == Scheme::Shuffle {
+        warn_shuffle();
+    }
+    println!("checked: {}", checked.describe());
     files::write_atomic(out, &result)?;
     println!(
         "{} − {} → {} ({} bytes) in {:.0?}",
@@ -579,10 +682,18 @@ async fn remote_subtract(
                 "output": {"s3": {"key": format!("{base}diff.picrypt")}},
             })
         }
-        None => {
-            serde_json::json!({"a": {"inline": b64(a)}, "b": {"inline": b64(b)}, "op": op.name()})
-        }
+        None => serde_json::json!({
+            "a": {"inline": b64(a)},
+            "b": {"inline": b64(b)},
+            "op": op.name(),
+            "output": "inline",
+        }),
     };
+    // Where the result must be: the client never reads a location it did not ask for.
+    let asked = args
+        .s3_bucket
+        .as_ref()
+        .and_then(|bucket| Some((bucket.clone(), request["output"]["s3"]["key"].as_str()?.to_string())));
     let body = serde_json::to_vec(&request)?;
     if args.s3_bucket.is_none() && body.len() > picrypt_function::LAMBDA_PAYLOAD_LIMIT {
         bail!(
@@ -609,6 +720,15 @@ async fn remote_subtract(
                 .context("the server sent a result that is not valid base64")
         }
         picrypt_function::api::ResultLocation::S3 { bucket, key } => {
+            match &asked {
+                Some((b, k)) if *b == bucket && *k == key => {}
+                Some((b, k)) => bail!(
+                    "the function put the result at s3://{bucket}/{key}, not at s3://{b}/{k} where it was asked to: refusing to read it"
+                ),
+                None => bail!(
+                    "the function put the result at s3://{bucket}/{key} although it was asked to answer inline: refusing to read it"
+                ),
+            }
             let client = match s3_client {
                 Some(c) => c,
                 None => s3_client_from_env().await?,
@@ -677,60 +797,55 @@ struct Flow {
 
 /// Encrypts both images, computes `op` (here or on the function at `--url`), decrypts and
 /// verifies, printing each step.
-fn flow(key: &Key, op: Op, before: &Image, after: &Image, remote: &RemoteArgs) -> Result<Flow> {
+fn flow(
+    key: &Key,
+    op: Op,
+    before: &Image,
+    after: &Image,
+    remote: &RemoteArgs,
+    legacy: &LegacyArgs,
+) -> Result<Flow> {
+    before.check_same_shape(after)?;
+    let t = Instant::now();
+    let ct_before = encrypt_image(key, before, legacy)?;
+    let ct_after = encrypt_image(key, after, legacy)?;
     if key.scheme() == Scheme::Shuffle {
         warn_shuffle();
     }
-    before.check_same_shape(after)?;
-    let t = Instant::now();
-    let ct_before = scheme::encrypt(key, before)?;
-    let ct_after = scheme::encrypt(key, after)?;
     step(
         "encrypt",
         t,
         &format!("two {} images", ct_before.header.shape),
     );
+    let (a_bytes, b_bytes) = (ct_before.to_bytes(), ct_after.to_bytes());
     let result = if remote.url.is_some() {
-        let bytes = subtract(op, &ct_before.to_bytes(), &ct_after.to_bytes(), remote)?;
-        Container::parse(&bytes).context("the function's result")?
+        subtract(op, &a_bytes, &b_bytes, remote)?
     } else {
         let t = Instant::now();
-        let result = ops::apply(op, &ct_before, &ct_after)?;
+        let result = ops::apply_bytes(op, &a_bytes, &b_bytes)?;
         step(
             "subtract",
             t,
             &format!(
                 "on ciphertexts ({} + {} bytes in, {} out; no key)",
-                ct_before.encoded_len(),
-                ct_after.encoded_len(),
-                result.encoded_len()
+                a_bytes.len(),
+                b_bytes.len(),
+                result.len()
             ),
         );
         result
     };
     let t = Instant::now();
-    ops::check_result_of(op, &ct_before.header, &ct_after.header, &result.header)?;
-    let plaintext = scheme::decrypt(key, &result)?;
-    step(
-        "decrypt",
-        t,
-        &format!("{}, result is before − after", checked(key.scheme())),
-    );
+    let checked =
+        verify::check_result(op, &a_bytes, &b_bytes, &result).context("the function's result")?;
+    let plaintext = checked.decrypt(key)?;
+    step("decrypt", t, &checked.describe_as("before", "after"));
     Ok(Flow {
         ct_before,
         ct_after,
-        result,
+        result: checked.into_container(),
         plaintext,
     })
-}
-
-/// What decryption could check, per scheme.
-fn checked(scheme: Scheme) -> &'static str {
-    match scheme {
-        Scheme::Mask => "tag verified",
-        Scheme::Bfv => "no integrity tag (public-key scheme)",
-        Scheme::Shuffle => "no integrity tag (legacy scheme)",
-    }
 }
 
 fn step(name: &str, since: Instant, detail: &str) {
@@ -748,7 +863,14 @@ fn run_flow(run: &RunArgs) -> Result<()> {
     };
     let before_img = files::read_image(&run.before)?;
     let after_img = files::read_image(&run.after)?;
-    let flow = flow(&key, run.op.into(), &before_img, &after_img, &run.remote)?;
+    let flow = flow(
+        &key,
+        run.op.into(),
+        &before_img,
+        &after_img,
+        &run.remote,
+        &run.legacy,
+    )?;
     write_plaintext(&flow.plaintext, out, args)?;
     if let Some(npy) = &run.npy {
         files::write_atomic(
@@ -845,7 +967,16 @@ fn run_demo(dir: &Path) -> Result<()> {
     );
     let (before, after) = demo::pair(demo::WIDTH, demo::HEIGHT);
     let key = Key::generate(Scheme::Mask)?;
-    let flow = flow(&key, Op::Sub, &before, &after, &RemoteArgs::local())?;
+    let flow = flow(
+        &key,
+        Op::Sub,
+        &before,
+        &after,
+        &RemoteArgs::local(),
+        &LegacyArgs {
+            insecure_shuffle: false,
+        },
+    )?;
     let png = |img: &Image| image_io::encode_png(img);
     let outputs: Vec<(&str, Vec<u8>, &str)> = vec![
         ("before.png", png(&before)?, "the first image"),

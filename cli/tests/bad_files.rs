@@ -11,8 +11,7 @@
 //! bit of each field, each through two of the four commands in rotation. The exhaustive
 //! per-bit matrix runs in-process in `function/tests/battery.rs`.
 
-#[path = "../../function/tests/battery_matrix/mod.rs"]
-mod battery_matrix;
+use picrypt_testkit::battery as battery_matrix;
 
 use std::collections::BTreeMap;
 use std::fs;

@@ -4,8 +4,7 @@
 //! the process must survive, still compute a valid diff afterwards (one near the 6 MB
 //! limit too), and its peak memory (VmHWM) must stay within a bound set by the limit.
 
-#[path = "../../function/tests/battery_matrix/mod.rs"]
-mod battery_matrix;
+use picrypt_testkit::battery as battery_matrix;
 mod common;
 
 use std::collections::BTreeMap;
@@ -15,7 +14,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use battery_matrix::{Case, Expect, Fixture, Needs, LIMIT};
-use picrypt_function::test_support::{S3Server, AWS_TEST_ENV};
+use picrypt_testkit::{S3Server, AWS_TEST_ENV};
 
 /// A `picrypt serve` child process, killed when dropped.
 struct Server(common::Serve);

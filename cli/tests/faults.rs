@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use assert_cmd::cargo::CommandCargoExt;
-use picrypt_function::test_support::{Fault, FaultProxy, Injection, S3Server, AWS_TEST_ENV};
+use picrypt_testkit::{Fault, FaultProxy, Injection, S3Server, AWS_TEST_ENV};
 use tempfile::TempDir;
 
 /// Retries and timeouts short enough for tests, for the server and the CLI alike.

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use assert_cmd::cargo::CommandCargoExt;
 use image::RgbImage;
-use picrypt_function::test_support::{S3Server, AWS_TEST_ENV};
+use picrypt_testkit::{S3Server, AWS_TEST_ENV};
 use tempfile::TempDir;
 
 /// A function to test against.

@@ -12,7 +12,7 @@ use std::process::Command;
 
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use picrypt_function::test_support::{S3Server, AWS_TEST_ENV};
+use picrypt_testkit::{S3Server, AWS_TEST_ENV};
 use tempfile::TempDir;
 
 mod common;

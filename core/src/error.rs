@@ -29,11 +29,24 @@ pub enum Error {
     /// The operation is not available for this scheme.
     #[error("unsupported operation: {0}")]
     UnsupportedOp(String),
-    /// Decryption found the ciphertext does not match its integrity tag.
+    /// A ciphertext is not what the caller asked for: its integrity tag does not verify,
+    /// a value lies outside its range, its terms are not those of the expected operation,
+    /// or a server's result is not the operation applied to the inputs sent. Deliberately
+    /// one error with one message, so that which check failed is never an oracle.
     #[error(
-        "verification failed: the ciphertext was tampered with, corrupted, or computed on other inputs ({0})"
+        "verification failed: the ciphertext was tampered with, corrupted, or is not the result of the expected inputs"
     )]
-    Verification(String),
+    Verification,
+    /// The ciphertext cannot be tied to inputs the caller checked, and its scheme has no
+    /// integrity tag to prove where it came from (bfv): decrypting it could reveal the key.
+    #[error("unverifiable ciphertext: {0}")]
+    Unverifiable(String),
+    /// The operation would use the same ciphertext twice where two are needed.
+    #[error("same input: {0}")]
+    SameInput(String),
+    /// The key belongs to a scheme that is not secure, and the caller did not opt in.
+    #[error("insecure scheme: {0}")]
+    InsecureScheme(String),
     /// An image could not be decoded or is of a kind PICRYPT does not handle.
     #[error("image: {0}")]
     Image(String),
@@ -56,7 +69,10 @@ impl Error {
             Error::ShapeMismatch(_) => "shape_mismatch",
             Error::RangeOverflow(_) => "range_overflow",
             Error::UnsupportedOp(_) => "unsupported_op",
-            Error::Verification(_) => "verification_failed",
+            Error::Verification => "verification_failed",
+            Error::Unverifiable(_) => "unverifiable",
+            Error::SameInput(_) => "same_input",
+            Error::InsecureScheme(_) => "insecure_scheme",
             Error::Image(_) => "bad_image",
             Error::Key(_) => "bad_key",
             Error::Random(_) => "randomness_unavailable",

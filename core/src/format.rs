@@ -412,6 +412,11 @@ impl Header {
             let sign = Sign::from_byte(sign_byte).ok_or_else(|| {
                 Error::format(format!("term {i} has invalid sign byte {sign_byte:#04x}"))
             })?;
+            if terms.iter().any(|t: &Term| t.nonce == nonce) {
+                return Err(Error::format(format!(
+                    "term {i} repeats the nonce of an earlier term (every nonce may appear once)"
+                )));
+            }
             terms.push(Term { nonce, sign });
         }
         let ext = r.take(ext_len, "extension")?.to_vec();

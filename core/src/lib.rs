@@ -15,6 +15,7 @@ pub mod ops;
 pub mod packing;
 pub mod render;
 pub mod scheme;
+pub mod verify;
 
 pub use error::{Error, Result};
 pub use format::{Container, Scheme, Shape, ValueRange};

@@ -141,15 +141,13 @@ pub fn apply_bytes(op: Op, a: &[u8], b: &[u8]) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Checks that `result` claims to be `op(a, b)` of exactly these inputs (its header is the
-/// one [`result_header`] gives). With the mask scheme's tag this proves, after decryption,
-/// that the server combined these two ciphertexts and not others.
+/// Checks that a result header is the one [`result_header`] gives for these inputs: the
+/// function's check of its own computation before it publishes anything. A client checks
+/// a server's result with [`crate::verify::check_result`], which also covers the payload.
 pub fn check_result_of(op: Op, a: &Header, b: &Header, result: &Header) -> Result<()> {
     let expected = result_header(op, a, b)?;
     if &expected != result {
-        return Err(Error::Verification(
-            "the result does not claim to be computed from these inputs".into(),
-        ));
+        return Err(Error::Verification);
     }
     Ok(())
 }

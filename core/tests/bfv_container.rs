@@ -30,11 +30,11 @@ fn public_key_encrypts_server_subtracts_secret_key_decrypts() {
             let bytes = ca.to_bytes();
             assert_eq!(Container::parse(&bytes).unwrap(), ca);
             assert_eq!(
-                scheme::decrypt(&secret, &ca).unwrap().to_image().unwrap(),
+                common::open(&secret, &ca).unwrap().to_image().unwrap(),
                 a
             );
             let d = ops::apply_bytes(Op::Sub, &bytes, &cb.to_bytes()).unwrap();
-            let pt = scheme::decrypt(&secret, &Container::parse(&d).unwrap()).unwrap();
+            let pt = common::open(&secret, &Container::parse(&d).unwrap()).unwrap();
             assert_eq!(pt.values, diff(&a, &b), "{w}×{h}×{channels}");
             assert_eq!((pt.range.min, pt.range.max), (-255, 255));
         }
@@ -50,14 +50,14 @@ fn extremes_and_refusals() {
     let c0 = scheme::encrypt(&public, &zeros).unwrap();
     let c1 = scheme::encrypt(&public, &ones).unwrap();
     let d = ops::apply(Op::Sub, &c0, &c1).unwrap();
-    assert_eq!(scheme::decrypt(&secret, &d).unwrap().values, [-255, 255, 0]);
+    assert_eq!(common::open(&secret, &d).unwrap().values, [-255, 255, 0]);
     // One subtraction only: the plaintext modulus (and the noise analysis) end there.
     assert!(matches!(
         ops::apply(Op::Sub, &d, &c1),
         Err(Error::RangeOverflow(_))
     ));
     // The public key cannot decrypt, and says so.
-    let e = scheme::decrypt(&public, &c0).unwrap_err().to_string();
+    let e = common::open(&public, &c0).unwrap_err().to_string();
     assert!(e.contains("public key") && e.contains("secret key"), "{e}");
     // Another key pair: key mismatch, before any arithmetic.
     let other = Key::generate(Scheme::Bfv).unwrap();
@@ -67,7 +67,7 @@ fn extremes_and_refusals() {
         Err(Error::KeyMismatch(_))
     ));
     assert!(matches!(
-        scheme::decrypt(&other, &c0),
+        common::open(&other, &c0),
         Err(Error::KeyMismatch(_))
     ));
     // Mixing schemes.
@@ -78,7 +78,7 @@ fn extremes_and_refusals() {
         Err(Error::SchemeMismatch(_))
     ));
     assert!(matches!(
-        scheme::decrypt(&mask, &c0),
+        common::open(&mask, &c0),
         Err(Error::SchemeMismatch(_))
     ));
     assert!(matches!(
@@ -96,7 +96,7 @@ fn extremes_and_refusals() {
         ops::apply(Op::Sub, &corrupt, &c1),
         Err(Error::Format(_))
     ));
-    assert!(scheme::decrypt(&secret, &corrupt).is_err());
+    assert!(common::open(&secret, &corrupt).is_err());
     bytes.truncate(n - 1);
     assert!(Container::parse(&bytes).is_err());
 }
@@ -124,7 +124,7 @@ fn key_files_round_trip_and_refuse_damage() {
     let img = common::image(9, 9, 3, 1);
     let c = scheme::encrypt(&Key::parse(&public.to_bytes()).unwrap(), &img).unwrap();
     let back = Key::parse(&secret.to_bytes()).unwrap();
-    assert_eq!(scheme::decrypt(&back, &c).unwrap().to_image().unwrap(), img);
+    assert_eq!(common::open(&back, &c).unwrap().to_image().unwrap(), img);
 }
 
 #[test]

@@ -92,6 +92,9 @@ pub struct DiffResponse {
     pub server_ms: f64,
     pub timing: Timing,
     pub request_id: String,
+    /// Present when the inputs use a scheme that is not secure (the legacy shuffle scheme).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -178,7 +181,10 @@ impl From<picrypt_core::Error> for ApiError {
             | E::ShapeMismatch(_)
             | E::RangeOverflow(_)
             | E::UnsupportedOp(_)
-            | E::Verification(_) => 422,
+            | E::SameInput(_)
+            | E::InsecureScheme(_)
+            | E::Unverifiable(_)
+            | E::Verification => 422,
             E::Random(_) => 500,
         };
         ApiError::new(status, e.code(), e.to_string())

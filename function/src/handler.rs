@@ -291,6 +291,8 @@ async fn diff(
         server_ms: 0.0,
         timing,
         request_id: request_id.to_string(),
+        warning: (header.scheme == Scheme::Shuffle)
+            .then(|| picrypt_core::scheme::shuffle::WARNING.to_string()),
     };
     response.timing.encode_ms += ms(t);
     response.server_ms = ms(started);

@@ -11,8 +11,6 @@ pub mod handler;
 pub mod serve;
 #[cfg(feature = "s3")]
 pub mod storage;
-#[cfg(feature = "test-support")]
-pub mod test_support;
 
 pub use config::Config;
 pub use handler::{handle, App};

@@ -3,7 +3,7 @@
 //! request must get its documented 4xx and JSON error body; no 5xx, no panic; a valid diff
 //! still works afterwards. `cli/tests/battery_http.rs` replays the same matrix over HTTP.
 
-mod battery_matrix;
+use picrypt_testkit::battery as battery_matrix;
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -11,7 +11,7 @@ use std::time::Instant;
 use aws_sdk_s3::primitives::ByteStream;
 use battery_matrix::{Case, Expect, Fixture, Needs};
 use lambda_http::{Body, Request, Response};
-use picrypt_function::test_support::S3Server;
+use picrypt_testkit::S3Server;
 use picrypt_function::{handle, App, Config};
 use serde_json::{json, Value};
 

@@ -5,7 +5,7 @@ use base64::Engine;
 use lambda_http::{Body, Request, Response};
 use picrypt_core::scheme::mask::{self, MaskKey};
 use picrypt_core::{Container, Image};
-use picrypt_function::test_support::S3Server;
+use picrypt_testkit::S3Server;
 use picrypt_function::{handle, App, Config};
 use serde_json::{json, Value};
 

@@ -10,7 +10,7 @@ use lambda_http::{Body, Request, Response};
 use picrypt_core::scheme::mask::{self, MaskKey};
 use picrypt_core::{Container, Image};
 use picrypt_function::storage::Settings;
-use picrypt_function::test_support::{Fault, FaultProxy, Injection, S3Server};
+use picrypt_testkit::{Fault, FaultProxy, Injection, S3Server};
 use picrypt_function::{handle, App, Config};
 use serde_json::{json, Value};
 

@@ -292,13 +292,19 @@ pub fn sub(a: &[u8], b: &[u8], n_samples: usize) -> Result<Vec<u8>, BfvError> {
 }
 
 /// Decrypts a payload (fresh or a difference) to centered values in
-/// `(-t/2, t/2]`, so `a - b` comes back in `-255..=255`.
-pub fn decrypt(sk: &BfvSecretKey, payload: &[u8], n_samples: usize) -> Result<Vec<i16>, BfvError> {
+/// `(-t/2, t/2]`, so `a - b` comes back in `-255..=255`. Also reports whether every
+/// zero-padded slot after the last sample decrypted to 0, as an honest ciphertext's do.
+pub fn decrypt(
+    sk: &BfvSecretKey,
+    payload: &[u8],
+    n_samples: usize,
+) -> Result<(Vec<i16>, bool), BfvError> {
     check_payload(payload, n_samples)?;
     let mut out = vec![0i16; n_samples];
-    out.par_chunks_mut(DEGREE)
+    let padding_ok: Vec<bool> = out
+        .par_chunks_mut(DEGREE)
         .zip(payload.par_chunks(CHUNK_BYTES))
-        .try_for_each(|(dst, chunk)| {
+        .map(|(dst, chunk)| {
             let pt = sk.0.try_decrypt(&read_ciphertext(chunk)?)?;
             let values = Zeroizing::new(Vec::<u64>::try_decode(
                 &pt,
@@ -312,9 +318,10 @@ pub fn decrypt(sk: &BfvSecretKey, payload: &[u8], n_samples: usize) -> Result<Ve
                     v as i16
                 };
             }
-            Ok::<(), BfvError>(())
-        })?;
-    Ok(out)
+            Ok::<bool, BfvError>(values[dst.len()..].iter().fold(true, |ok, &v| ok & (v == 0)))
+        })
+        .collect::<Result<_, BfvError>>()?;
+    Ok((out, padding_ok.iter().all(|&ok| ok)))
 }
 
 /// Refuses a payload whose length does not match, before any allocation.
@@ -503,12 +510,40 @@ impl BfvKeys {
             (None, body)
         };
         let public = BfvPublicKey::from_bytes(public_bytes).map_err(key_error)?;
+        if let Some(secret) = &secret_key {
+            if !pair_matches(secret, &public) {
+                return Err(Error::Key(
+                    "the secret key does not belong to the public key stored with it (the file is damaged or was put together from two keys)".into(),
+                ));
+            }
+        }
         Ok(BfvKeys {
             secret: secret_key,
             public,
             public_bytes: public_bytes.to_vec(),
             id: key_id(public_bytes),
         })
+    }
+}
+
+/// Whether `public` was made from `secret`: a block of random values encrypted under the
+/// public key must decrypt to themselves under the secret key. With a foreign public key
+/// the decryption is noise, and all 2048 values match by chance with probability 2^-18432.
+fn pair_matches(secret: &BfvSecretKey, public: &BfvPublicKey) -> bool {
+    let mut rng = OsRng.unwrap_err();
+    let values: Vec<u8> = (0..DEGREE)
+        .map(|_| (rand::RngCore::next_u32(&mut rng) & 0xFF) as u8)
+        .collect();
+    let payload = encrypt(public, &values);
+    match decrypt(secret, &payload, DEGREE) {
+        Ok((decrypted, padding_ok)) => {
+            padding_ok
+                && decrypted
+                    .iter()
+                    .zip(&values)
+                    .all(|(&d, &v)| d == i16::from(v))
+        }
+        Err(_) => false,
     }
 }
 
@@ -582,7 +617,10 @@ pub(crate) fn sub_payload(a: &[u8], b: &[u8], result: &Header, out: &mut [u8]) -
 }
 
 /// Decrypts with the secret key. There is no integrity tag (anyone with the public key
-/// can encrypt); values outside the header's range are reported as corruption.
+/// can encrypt), so this only catches what it can as defence in depth: values outside the
+/// header's range and zero-padded slots that do not decrypt to 0, with the one generic
+/// verification error. What ties a bfv container to honest inputs is
+/// [`crate::verify::check_result`].
 pub fn decrypt_container(keys: &BfvKeys, c: &Container) -> Result<crate::scheme::Plaintext> {
     let secret = keys.secret.as_ref().ok_or_else(|| {
         Error::Key("this is a public key: it encrypts but cannot decrypt; use the secret key file (KEY, not KEY.pub)".into())
@@ -594,21 +632,16 @@ pub fn decrypt_container(keys: &BfvKeys, c: &Container) -> Result<crate::scheme:
             h.key_id, keys.id
         )));
     }
-    let values =
+    let (mut values, padding_ok) =
         decrypt(secret, &c.payload, h.shape.samples()).map_err(|e| Error::format(e.to_string()))?;
-    if values
-        .iter()
-        .any(|&v| (v as i32) < h.range.min || (v as i32) > h.range.max)
-    {
-        return Err(Error::Verification(
-            "decrypted values fall outside the declared range: the ciphertext is corrupted (bfv has no integrity tag)".into(),
-        ));
+    let in_range = values.iter().fold(true, |ok, &v| {
+        ok & ((v as i32) >= h.range.min) & ((v as i32) <= h.range.max)
+    });
+    if !(in_range & padding_ok) {
+        zeroize::Zeroize::zeroize(&mut values);
+        return Err(Error::Verification);
     }
-    Ok(crate::scheme::Plaintext {
-        shape: h.shape,
-        range: h.range,
-        values,
-    })
+    Ok(crate::scheme::Plaintext::new(h.shape, h.range, values))
 }
 
 #[cfg(test)]

@@ -271,6 +271,11 @@ pub(crate) fn sub_header(ha: &Header, hb: &Header) -> Result<Header> {
             ha.range, hb.range, ha.modulus_bits
         )));
     }
+    if ha.terms.iter().any(|ta| hb.terms.iter().any(|tb| ta.nonce == tb.nonce)) {
+        return Err(Error::SameInput(
+            "A and B share a nonce: they are the same ciphertext (or one was made from the other), and a container may name each nonce once".into(),
+        ));
+    }
     let mut terms = ha.terms.clone();
     terms.extend(hb.terms.iter().map(|t| Term {
         nonce: t.nonce,
@@ -295,6 +300,10 @@ pub(crate) fn sub_header(ha: &Header, hb: &Header) -> Result<Header> {
 }
 
 /// Removes every mask and verifies the tag; refuses anything that does not verify.
+///
+/// The whole tag is computed over every sample, and the range check folded in, before a
+/// single constant-time decision: which sample or which check failed is never observable,
+/// so a server cannot use accept/reject as an oracle on the plaintext.
 pub fn decrypt(key: &MaskKey, c: &Container) -> Result<Plaintext> {
     let h = &c.header;
     if h.scheme != Scheme::Mask {
@@ -309,13 +318,14 @@ pub fn decrypt(key: &MaskKey, c: &Container) -> Result<Plaintext> {
             h.key_id, key.id
         )));
     }
+    let tag = tag_of(h)?;
     let k = h.modulus_bits;
     let modulus_mask = (1i32 << k) - 1;
     let n = h.shape.samples();
     let (min, max) = (h.range.min, h.range.max);
     let chunk_bytes = CHUNK_SAMPLES * k as usize / 8;
     let mut values = vec![0i16; n];
-    let results: Vec<Result<u64>> = values
+    let partials: Vec<(u64, u8)> = values
         .par_chunks_mut(CHUNK_SAMPLES)
         .zip(c.payload.par_chunks(chunk_bytes))
         .enumerate()
@@ -334,24 +344,22 @@ pub fn decrypt(key: &MaskKey, c: &Container) -> Result<Plaintext> {
             let mut raw = vec![0u16; out.len()];
             packing::unpack_into(&plain, k, &mut raw);
             plain.zeroize();
-            let mut out_of_range = false;
+            // Branch-free: every sample is decoded and counted, in range or not.
+            let mut out_of_range = 0u8;
             for (o, &v) in out.iter_mut().zip(&raw) {
                 let d = ((v as i32 - min) & modulus_mask) + min;
-                out_of_range |= d > max;
+                out_of_range |= (d > max) as u8;
                 *o = d as i16;
             }
             raw.zeroize();
-            if out_of_range {
-                return Err(Error::Verification(
-                    "a sample lies outside the declared range".into(),
-                ));
-            }
-            Ok(key.mac_partial(k, i * CHUNK_SAMPLES, out))
+            (key.mac_partial(k, i * CHUNK_SAMPLES, out), out_of_range)
         })
         .collect();
     let mut expected = 0u64;
-    for r in results {
-        expected = add_mod(expected, r?);
+    let mut out_of_range = 0u8;
+    for (partial, flag) in partials {
+        expected = add_mod(expected, partial);
+        out_of_range |= flag;
     }
     for term in &h.terms {
         let pad = key.pad(&term.nonce, h);
@@ -360,16 +368,13 @@ pub fn decrypt(key: &MaskKey, c: &Container) -> Result<Plaintext> {
             Sign::Minus => sub_mod(expected, pad),
         };
     }
-    let tag = tag_of(h)?;
-    if !bool::from(expected.ct_eq(&tag)) {
+    let valid = expected.ct_eq(&tag) & out_of_range.ct_eq(&0);
+    expected.zeroize();
+    if !bool::from(valid) {
         values.zeroize();
-        return Err(Error::Verification("integrity tag does not match".into()));
+        return Err(Error::Verification);
     }
-    Ok(Plaintext {
-        shape: h.shape,
-        range: h.range,
-        values,
-    })
+    Ok(Plaintext::new(h.shape, h.range, values))
 }
 
 #[cfg(test)]

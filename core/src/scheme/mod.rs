@@ -9,7 +9,8 @@ use crate::format::{Header, Scheme, Shape, ValueRange};
 use crate::image_io::Image;
 use crate::packing;
 
-/// A decrypted ciphertext: one signed value per sample, in HWC order.
+/// A decrypted ciphertext: one signed value per sample, in HWC order. The values are
+/// wiped from memory when it is dropped.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plaintext {
     pub shape: Shape,
@@ -18,7 +19,22 @@ pub struct Plaintext {
     pub values: Vec<i16>,
 }
 
+impl Drop for Plaintext {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.values);
+    }
+}
+
 impl Plaintext {
+    /// A plaintext of `values` (HWC order) guaranteed to lie in `range`.
+    pub fn new(shape: Shape, range: ValueRange, values: Vec<i16>) -> Plaintext {
+        Plaintext {
+            shape,
+            range,
+            values,
+        }
+    }
+
     /// Whether this is an image (every value 0..=255) rather than a difference.
     pub fn is_image(&self) -> bool {
         self.range.min >= 0 && self.range.max <= 255
@@ -64,8 +80,25 @@ pub(crate) fn validate_payload(h: &Header, payload: &[u8]) -> Result<()> {
     }
 }
 
-/// Encrypts an image under a key of any scheme.
+/// Encrypts an image under a key of any secure scheme. A legacy shuffle key is refused:
+/// its ciphertexts can be broken (docs/SECURITY.md), so using one must be a decision
+/// ([`encrypt_insecure_legacy`]), not the effect of a key file someone handed over.
 pub fn encrypt(key: &crate::keyfile::Key, image: &Image) -> Result<crate::Container> {
+    if let crate::keyfile::Key::Shuffle(_) = key {
+        return Err(Error::InsecureScheme(format!(
+            "this is a legacy shuffle key, and {}",
+            shuffle::WARNING
+        )));
+    }
+    encrypt_insecure_legacy(key, image)
+}
+
+/// Encrypts an image under a key of any scheme, the insecure legacy shuffle scheme
+/// included. Only for compatibility with imageshuffle deployments.
+pub fn encrypt_insecure_legacy(
+    key: &crate::keyfile::Key,
+    image: &Image,
+) -> Result<crate::Container> {
     match key {
         crate::keyfile::Key::Mask(k) => mask::encrypt(k, image),
         crate::keyfile::Key::Shuffle(k) => shuffle::encrypt(k, image),
@@ -73,8 +106,10 @@ pub fn encrypt(key: &crate::keyfile::Key, image: &Image) -> Result<crate::Contai
     }
 }
 
-/// Decrypts (and, where the scheme can, verifies) a ciphertext.
-pub fn decrypt(key: &crate::keyfile::Key, c: &crate::Container) -> Result<Plaintext> {
+/// Decrypts a ciphertext, verifying what the scheme itself can (mask: the tag and the
+/// range; bfv: the range and the zero padding; shuffle: the range), but not what it is
+/// supposed to be: [`crate::verify::decrypt`] checks that.
+pub(crate) fn decrypt_raw(key: &crate::keyfile::Key, c: &crate::Container) -> Result<Plaintext> {
     if key.scheme() != c.header.scheme {
         return Err(Error::SchemeMismatch(format!(
             "the key is for {}, the ciphertext uses {}",

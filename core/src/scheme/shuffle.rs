@@ -523,10 +523,12 @@ pub const EXT_LEN: usize = 9;
 /// A legacy key: the library's 32-bit integer, the variant, and a random id that lets
 /// mixing keys fail clearly without revealing the 32-bit key (an id derived from it could
 /// be inverted by trying all 2^32 keys).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
 pub struct ShuffleKey {
     key: u32,
+    #[zeroize(skip)]
     variant: Variant,
+    #[zeroize(skip)]
     id: KeyId,
 }
 
@@ -701,16 +703,13 @@ pub fn decrypt(key: &ShuffleKey, c: &Container) -> Result<Plaintext> {
             "the ciphertext was scrambled with another block layout".into(),
         ));
     }
-    let values = values_in_range(h, &c.payload)?;
+    let mut values = values_in_range(h, &c.payload).map_err(|_| Error::Verification)?;
     let plain = key
         .permutation(h.shape)?
         .decrypt(&values)
-        .map_err(|e| Error::format(e.to_string()))?;
-    Ok(Plaintext {
-        shape: h.shape,
-        range: h.range,
-        values: plain,
-    })
+        .map_err(|e| Error::format(e.to_string()));
+    zeroize::Zeroize::zeroize(&mut values);
+    Ok(Plaintext::new(h.shape, h.range, plain?))
 }
 
 /// The payload's values, decoded into the header's range; refuses values outside it.

@@ -17,3 +17,14 @@ pub fn image(width: u32, height: u32, channels: u8, seed: u64) -> Image {
         .collect();
     Image::new(width, height, channels, data).unwrap()
 }
+
+/// Decrypts as `picrypt decrypt` does a file it has no inputs for: as what the header
+/// claims to be (image or difference), with every check the scheme has, trusting the
+/// source for bfv (these tests made every ciphertext themselves).
+pub fn open(
+    key: &picrypt_core::keyfile::Key,
+    c: &picrypt_core::Container,
+) -> picrypt_core::Result<picrypt_core::Plaintext> {
+    use picrypt_core::verify::{self, Expect};
+    verify::decrypt_trusting_source(key, c, Expect::claimed_by(&c.header))
+}

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
-use crate::storage::Settings;
+use picrypt_function::storage::Settings;
 
 /// Environment for AWS clients talking to the loopback server: fixed test credentials, a
 /// region, and no instance-metadata lookups (tests must never leave loopback).

@@ -1,0 +1,11 @@
+//! Helpers shared by PICRYPT's test suites (`publish = false`; never shipped).
+//!
+//! * [`s3`]: a real S3-protocol server (moto) on loopback, and a proxy in front of it that
+//!   breaks requests on demand;
+//! * [`battery`]: the bad-input battery, hostile requests with the answers docs/API.md
+//!   documents for them.
+
+pub mod battery;
+pub mod s3;
+
+pub use s3::{Fault, FaultProxy, Injection, S3Server, AWS_TEST_ENV};
