@@ -14,7 +14,7 @@ SECONDS_PER_TARGET="${1:-60}"
 shift || true
 FUZZ_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$FUZZ_DIR")"
-ALL_TARGETS=(container_parse keyfile_parse diff_bytes function_request npy_decode)
+ALL_TARGETS=(container_parse keyfile_parse diff_bytes function_request npy_decode result_check)
 if [ "$#" -gt 0 ]; then TARGETS=("$@"); else TARGETS=("${ALL_TARGETS[@]}"); fi
 
 # Never share the main workspace's build directory (or its lock).

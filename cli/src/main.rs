@@ -523,8 +523,8 @@ fn decrypt(
         Some([a, b]) => {
             let result = files::read(ct_path)?;
             let (a_bytes, b_bytes) = (files::read(a)?, files::read(b)?);
-            let checked = verify::identify_result(&a_bytes, &b_bytes, &result)
-                .with_context(|| {
+            let checked =
+                verify::identify_result(&a_bytes, &b_bytes, &result).with_context(|| {
                     format!(
                         "{} is not the result of {} and {}",
                         ct_path.display(),
@@ -545,12 +545,10 @@ fn decrypt(
                 verify::decrypt(&key, &ct, claim)
             };
             let pt = match pt {
-                Err(e @ picrypt_core::Error::Unverifiable(_)) => {
-                    return Err(anyhow!(e)).context(format!(
-                        "{}: for a difference pass --expect A B (the two ciphertexts it was computed from); for a ciphertext you made yourself, --insecure-trust-bfv-input",
-                        ct_path.display()
-                    ))
-                }
+                Err(e @ picrypt_core::Error::Unverifiable(_)) => bail!(
+                    "{}: {e}; for a difference pass --expect A B (the two ciphertexts it was computed from), for a ciphertext you made yourself --insecure-trust-bfv-input",
+                    ct_path.display()
+                ),
                 other => other.with_context(context)?,
             };
             (pt, verify::describe(&ct.header, claim))
@@ -612,8 +610,8 @@ fn diff(a: &Path, b: &Path, out: &Path, op: Op, remote: &RemoteArgs) -> Result<(
     let start = Instant::now();
     let result = subtract(op, &a_bytes, &b_bytes, remote)
         .with_context(|| format!("{} − {}", a.display(), b.display()))?;
-    let checked = verify::check_result(op, &a_bytes, &b_bytes, &result)
-        .context("the function's result")?;
+    let checked =
+        verify::check_result(op, &a_bytes, &b_bytes, &result).context("the function's result")?;
     if checked.container().header.scheme == Scheme::Shuffle {
         warn_shuffle();
     }
@@ -690,10 +688,12 @@ async fn remote_subtract(
         }),
     };
     // Where the result must be: the client never reads a location it did not ask for.
-    let asked = args
-        .s3_bucket
-        .as_ref()
-        .and_then(|bucket| Some((bucket.clone(), request["output"]["s3"]["key"].as_str()?.to_string())));
+    let asked = args.s3_bucket.as_ref().and_then(|bucket| {
+        Some((
+            bucket.clone(),
+            request["output"]["s3"]["key"].as_str()?.to_string(),
+        ))
+    });
     let body = serde_json::to_vec(&request)?;
     if args.s3_bucket.is_none() && body.len() > picrypt_function::LAMBDA_PAYLOAD_LIMIT {
         bail!(

@@ -417,7 +417,22 @@ fn bfv_keygen_writes_a_private_secret_and_a_public_key() {
     env.ok(&["encrypt", "--key", "k.key.pub", s(&a), "-o", "a.picrypt"]);
     env.ok(&["encrypt", "--key", "k.key.pub", s(&b), "-o", "b.picrypt"]);
     env.ok(&["diff", "a.picrypt", "b.picrypt", "-o", "d.picrypt"]);
-    env.ok(&["decrypt", "--key", "k.key", "d.picrypt", "-o", "d.npy"]);
+    // bfv has no tag: the result is decrypted only when tied to its two inputs.
+    env.fails(
+        &["decrypt", "--key", "k.key", "d.picrypt", "-o", "d.npy"],
+        "--expect A B",
+    );
+    env.ok(&[
+        "decrypt",
+        "--key",
+        "k.key",
+        "d.picrypt",
+        "--expect",
+        "a.picrypt",
+        "b.picrypt",
+        "-o",
+        "d.npy",
+    ]);
     env.fails(
         &["decrypt", "--key", "k.key.pub", "d.picrypt", "-o", "x.png"],
         "cannot decrypt",

@@ -530,6 +530,9 @@ fn bfv_through_the_function() {
             "--key",
             &f.s("k.key"),
             &f.s("d.picrypt"),
+            "--expect",
+            &f.s("before.picrypt"),
+            &f.s("after.picrypt"),
             "-o",
             &f.s("d.npy"),
         ]));
@@ -553,7 +556,10 @@ fn bfv_through_the_function() {
                 &t.bucket,
             ],
         );
-        assert!(out.contains("no integrity tag"), "{out}");
+        assert!(
+            out.contains("recomputed from the inputs and identical"),
+            "{out}"
+        );
         assert_eq!(npy_values(&f.p("r.npy")), expected_diff(&f), "{}", t.name);
         // Mixing schemes is refused by the function.
         ok(picrypt(&s3).args(["keygen", "-o", &f.s("m.key"), "--force"]));

@@ -186,52 +186,84 @@ fn no_key_bytes_in_the_most_verbose_logs() {
         let b = format!("{scheme}-b.picrypt");
         let d = format!("{scheme}-d.picrypt");
         let d3 = format!("{scheme}-d3.picrypt");
-        flow.ok(&["encrypt", "--key", &enc_key, "a.png", "-o", &a]);
-        flow.ok(&["encrypt", "--key", &enc_key, "b.png", "-o", &b]);
-        flow.ok(&["diff", &a, &b, "-o", &d, "--url", &url]);
-        flow.ok(&[
-            "diff",
-            &a,
-            &b,
-            "-o",
-            &d3,
-            "--url",
-            &url,
-            "--s3-bucket",
-            &bucket,
-            "--s3-prefix",
-            "picrypt/",
-        ]);
-        flow.ok(&["inspect", &d]);
-        let npy = format!("{scheme}-d.npy");
-        flow.ok(&[
-            "decrypt",
-            "--key",
-            &key,
-            &d,
-            "-o",
-            &format!("{scheme}-d.png"),
-        ]);
-        flow.ok(&["decrypt", "--key", &key, &d, "-o", &npy]);
-        flow.ok(&[
-            "decrypt",
-            "--key",
-            &key,
-            &d3,
-            "-o",
-            &format!("{scheme}-d3.png"),
-        ]);
-        flow.ok(&[
-            "run",
-            "a.png",
-            "b.png",
-            "--key",
-            &key,
-            "-o",
-            &format!("{scheme}-r.png"),
-            "--url",
-            &url,
-        ]);
+        // Legacy keys encrypt only when asked to explicitly.
+        let legacy: &[&str] = if scheme == "shuffle" {
+            &["--insecure-shuffle"]
+        } else {
+            &[]
+        };
+        let with = |args: &[&str], extra: &[&str]| -> Vec<String> {
+            args.iter().chain(extra).map(|s| s.to_string()).collect()
+        };
+        let expect = ["--expect", a.as_str(), b.as_str()];
+        for args in [
+            with(&["encrypt", "--key", &enc_key, "a.png", "-o", &a], legacy),
+            with(&["encrypt", "--key", &enc_key, "b.png", "-o", &b], legacy),
+            with(&["diff", &a, &b, "-o", &d, "--url", &url], &[]),
+            with(
+                &[
+                    "diff",
+                    &a,
+                    &b,
+                    "-o",
+                    &d3,
+                    "--url",
+                    &url,
+                    "--s3-bucket",
+                    &bucket,
+                ],
+                &["--s3-prefix", "picrypt/"],
+            ),
+            with(&["inspect", &d], &[]),
+            with(
+                &[
+                    "decrypt",
+                    "--key",
+                    &key,
+                    &d,
+                    "-o",
+                    &format!("{scheme}-d.png"),
+                ],
+                &expect,
+            ),
+            with(
+                &[
+                    "decrypt",
+                    "--key",
+                    &key,
+                    &d,
+                    "-o",
+                    &format!("{scheme}-d.npy"),
+                ],
+                &expect,
+            ),
+            with(
+                &[
+                    "decrypt",
+                    "--key",
+                    &key,
+                    &d3,
+                    "-o",
+                    &format!("{scheme}-d3.png"),
+                ],
+                &expect,
+            ),
+            with(
+                &[
+                    "run",
+                    "a.png",
+                    "b.png",
+                    "--key",
+                    &key,
+                    "-o",
+                    &format!("{scheme}-r.png"),
+                ],
+                &[&["--url", url.as_str()][..], legacy].concat(),
+            ),
+        ] {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            flow.ok(&args);
+        }
         // Error paths: the other key, and a ciphertext with one payload bit flipped.
         flow.fails(&["decrypt", "--key", &other, &d, "-o", "wrong.png"]);
         let mut tampered = fs::read(flow.path(&d)).unwrap();
@@ -239,7 +271,17 @@ fn no_key_bytes_in_the_most_verbose_logs() {
         tampered[last] ^= 1;
         let t = format!("{scheme}-tampered.picrypt");
         fs::write(flow.path(&t), tampered).unwrap();
-        let _ = flow.run(&["decrypt", "--key", &key, &t, "-o", "tampered.png"]);
+        let _ = flow.run(&[
+            "decrypt",
+            "--key",
+            &key,
+            &t,
+            "-o",
+            "tampered.png",
+            "--expect",
+            &a,
+            &b,
+        ]);
     }
     // Keys of one scheme used with another.
     flow.fails(&[

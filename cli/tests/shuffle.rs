@@ -45,6 +45,13 @@ impl Dir {
         assert!(out.status.success(), "{args:?}: {stderr}");
         (String::from_utf8(out.stdout).unwrap(), stderr)
     }
+    /// [`Dir::ok`] for a command that encrypts with a legacy key: it needs the explicit
+    /// `--insecure-shuffle` opt-in.
+    fn legacy(&self, args: &[&str]) -> (String, String) {
+        let mut args = args.to_vec();
+        args.push("--insecure-shuffle");
+        self.ok(&args)
+    }
 }
 
 /// An HWC u8 array as an image of 1–4 channels.
@@ -125,14 +132,14 @@ fn every_library_case_at_file_level() {
         let warning = keygen_legacy(&d, case);
         assert_eq!(warning.matches("NOT secure").count(), 1, "{warning}");
         to_image(&shape, input.clone()).save(d.p("in.png")).unwrap();
-        let (_, warning) = d.ok(&["encrypt", "--key", "legacy.key", "in.png", "-o", "out.png"]);
+        let (_, warning) = d.legacy(&["encrypt", "--key", "legacy.key", "in.png", "-o", "out.png"]);
         assert_eq!(warning.matches("NOT secure").count(), 1, "{warning}");
         assert_eq!(
             image::open(d.p("out.png")).unwrap().into_bytes(),
             expected,
             "{what}: PNG"
         );
-        d.ok(&["encrypt", "--key", "legacy.key", "in.png", "-o", "out.npy"]);
+        d.legacy(&["encrypt", "--key", "legacy.key", "in.png", "-o", "out.npy"]);
         assert_eq!(
             npy_body(&std::fs::read(d.p("out.npy")).unwrap()),
             expected,
@@ -157,7 +164,7 @@ fn every_library_case_at_file_level() {
             "{what}"
         );
         // And through a container.
-        d.ok(&[
+        d.legacy(&[
             "encrypt",
             "--key",
             "legacy.key",
@@ -198,7 +205,14 @@ fn sub_sat_is_cv2_subtract_locally_and_remotely() {
         to_image(&shape, a.clone()).save(d.p("before.png")).unwrap();
         to_image(&shape, b.clone()).save(d.p("after.png")).unwrap();
         keygen_legacy(&d, case);
-        let base = ["run", "--key", "legacy.key", "before.png", "after.png"];
+        let base = [
+            "run",
+            "--key",
+            "legacy.key",
+            "before.png",
+            "after.png",
+            "--insecure-shuffle",
+        ];
         for remote in [None, Some(server.url.as_str())] {
             let mut args: Vec<&str> = base.to_vec();
             args.extend(["--op", "sub_sat", "-o", "sat.png", "--render", "saturate"]);
@@ -230,7 +244,7 @@ fn sub_sat_is_cv2_subtract_locally_and_remotely() {
             assert_eq!(values, exact);
         }
         // diff --op sub_sat on containers, then decrypt: the same image.
-        d.ok(&[
+        d.legacy(&[
             "encrypt",
             "--key",
             "legacy.key",
@@ -238,7 +252,7 @@ fn sub_sat_is_cv2_subtract_locally_and_remotely() {
             "-o",
             "a.picrypt",
         ]);
-        d.ok(&[
+        d.legacy(&[
             "encrypt",
             "--key",
             "legacy.key",
@@ -285,5 +299,66 @@ fn sub_sat_on_the_default_scheme_is_refused_with_advice() {
         if !remote.is_empty() {
             assert!(stderr.contains("422 unsupported_op"), "{stderr}");
         }
+    }
+}
+
+/// A key file handed over by someone else must not silently give a breakable ciphertext:
+/// encrypting with a legacy key needs `--insecure-shuffle`, and without it nothing is
+/// written. `diff` on legacy ciphertexts says they are not secure, locally and through
+/// the function (whose answer carries the warning).
+#[test]
+fn a_legacy_key_encrypts_only_when_asked() {
+    let server = serve();
+    let d = Dir::new();
+    image::RgbImage::new(4, 4).save(d.p("a.png")).unwrap();
+    d.ok(&["keygen", "--scheme", "shuffle", "-o", "legacy.key"]);
+    for args in [
+        &["encrypt", "--key", "legacy.key", "a.png", "-o", "a.picrypt"][..],
+        &[
+            "encrypt",
+            "--key",
+            "legacy.key",
+            "a.png",
+            "-o",
+            "a.png.out.png",
+        ][..],
+        &[
+            "run",
+            "--key",
+            "legacy.key",
+            "a.png",
+            "a.png",
+            "-o",
+            "r.png",
+        ][..],
+    ] {
+        let out = picrypt()
+            .current_dir(d.0.path())
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains("--insecure-shuffle"), "{stderr}");
+        assert!(
+            !stderr.contains("NOT secure"),
+            "warning before the error: {stderr}"
+        );
+    }
+    for name in ["a.picrypt", "a.png.out.png", "r.png"] {
+        assert!(!d.p(name).exists(), "{name} was written");
+    }
+    d.legacy(&["encrypt", "--key", "legacy.key", "a.png", "-o", "a.picrypt"]);
+    d.legacy(&["encrypt", "--key", "legacy.key", "a.png", "-o", "b.picrypt"]);
+    for remote in [vec![], vec!["--url", server.url.as_str()]] {
+        let mut args = vec!["diff", "a.picrypt", "b.picrypt", "-o", "d.picrypt"];
+        args.extend(remote.iter().copied());
+        let (_, stderr) = d.ok(&args);
+        assert_eq!(
+            stderr.matches("NOT secure").count(),
+            1,
+            "{remote:?}: {stderr}"
+        );
     }
 }

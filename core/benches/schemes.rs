@@ -69,7 +69,14 @@ fn main() {
             let (t_enc, ca) = time(runs, || scheme::encrypt(&encrypt_key, &a).unwrap());
             let cb = scheme::encrypt(&encrypt_key, &b).unwrap();
             let (t_sub, d) = time(runs, || ops::apply(Op::Sub, &ca, &cb).unwrap());
-            let (t_dec, pt) = time(runs, || picrypt_core::verify::decrypt_trusting_source(&key, &d, picrypt_core::verify::Expect::Difference).unwrap());
+            let (t_dec, pt) = time(runs, || {
+                picrypt_core::verify::decrypt_trusting_source(
+                    &key,
+                    &d,
+                    picrypt_core::verify::Expect::Difference,
+                )
+                .unwrap()
+            });
             assert_eq!(pt.values[0], a.data[0] as i16 - b.data[0] as i16);
             let bytes = ca.encoded_len();
             println!(

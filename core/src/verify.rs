@@ -127,7 +127,11 @@ impl CheckedResult {
         } else {
             "recomputed from the inputs and identical"
         };
-        format!("{what} of {a} ({}) and {b} ({}): {how}", ia.short(), ib.short())
+        format!(
+            "{what} of {a} ({}) and {b} ({}): {how}",
+            ia.short(),
+            ib.short()
+        )
     }
 
     /// Decrypts the checked result (the tag, for mask, is verified here).
@@ -223,8 +227,14 @@ pub fn decrypt_trusting_source(key: &Key, c: &Container, expect: Expect) -> Resu
     scheme::decrypt_raw(key, c)
 }
 
-/// Scheme and key id first: they are public, and their errors say which key to use.
+/// Scheme, key id and kind of key first: they are public, and their errors say which key
+/// to use.
 fn check_key(key: &Key, h: &Header) -> Result<()> {
+    if !key.is_secret() {
+        return Err(Error::Key(
+            "this is a public key: it encrypts but cannot decrypt; use the secret key file (KEY, not KEY.pub)".into(),
+        ));
+    }
     if key.scheme() != h.scheme {
         return Err(Error::SchemeMismatch(format!(
             "the key is for {}, the ciphertext uses {}",
@@ -259,6 +269,9 @@ fn is_expected(h: &Header, expect: Expect) -> bool {
         (Scheme::Mask, Expect::Difference) => {
             signs == [Sign::Plus, Sign::Minus] && h.range == difference
         }
+        // Legacy shuffle chains subtractions (exact integers at up to 16 bits), and has no
+        // integrity to protect: any range is a difference.
+        (Scheme::Shuffle, Expect::Difference) => h.terms.is_empty(),
         // No terms: only the range says what the values are.
         (_, Expect::Image) => h.terms.is_empty() && h.range == image,
         (_, Expect::Difference) => h.terms.is_empty() && h.range == difference,

@@ -29,10 +29,7 @@ fn public_key_encrypts_server_subtracts_secret_key_decrypts() {
             let cb = scheme::encrypt(&public, &b).unwrap();
             let bytes = ca.to_bytes();
             assert_eq!(Container::parse(&bytes).unwrap(), ca);
-            assert_eq!(
-                common::open(&secret, &ca).unwrap().to_image().unwrap(),
-                a
-            );
+            assert_eq!(common::open(&secret, &ca).unwrap().to_image().unwrap(), a);
             let d = ops::apply_bytes(Op::Sub, &bytes, &cb.to_bytes()).unwrap();
             let pt = common::open(&secret, &Container::parse(&d).unwrap()).unwrap();
             assert_eq!(pt.values, diff(&a, &b), "{w}×{h}×{channels}");

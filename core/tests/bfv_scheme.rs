@@ -3,8 +3,8 @@
 use std::sync::OnceLock;
 
 use picrypt_core::scheme::bfv::{
-    degree, encrypt, keygen, payload_coeff_bits, payload_len, payload_modulus, sub,
-    BfvError, BfvPublicKey, BfvSecretKey, PARAMS_ID,
+    degree, encrypt, keygen, payload_coeff_bits, payload_len, payload_modulus, sub, BfvError,
+    BfvPublicKey, BfvSecretKey, PARAMS_ID,
 };
 use rand::{Rng, RngCore};
 

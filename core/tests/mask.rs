@@ -159,25 +159,16 @@ fn wrong_inputs_fail_verification() {
     let other = ops::apply(Op::Sub, &cts[0], &cts[2]).unwrap();
     let mut lie = other.clone();
     lie.header.terms = honest.header.terms.clone();
-    assert!(matches!(
-        common::open(&k, &lie),
-        Err(Error::Verification)
-    ));
+    assert!(matches!(common::open(&k, &lie), Err(Error::Verification)));
     let mut lie = honest.clone();
     lie.payload = other.payload.clone();
-    assert!(matches!(
-        common::open(&k, &lie),
-        Err(Error::Verification)
-    ));
+    assert!(matches!(common::open(&k, &lie), Err(Error::Verification)));
     // Swapped operands: the terms say A − B, the data is B − A.
     let swapped = ops::apply(Op::Sub, &cts[1], &cts[0]).unwrap();
     let mut lie = honest;
     lie.payload = swapped.payload;
     lie.header.tag = swapped.header.tag;
-    assert!(matches!(
-        common::open(&k, &lie),
-        Err(Error::Verification)
-    ));
+    assert!(matches!(common::open(&k, &lie), Err(Error::Verification)));
 }
 
 #[test]

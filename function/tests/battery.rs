@@ -11,8 +11,8 @@ use std::time::Instant;
 use aws_sdk_s3::primitives::ByteStream;
 use battery_matrix::{Case, Expect, Fixture, Needs};
 use lambda_http::{Body, Request, Response};
-use picrypt_testkit::S3Server;
 use picrypt_function::{handle, App, Config};
+use picrypt_testkit::S3Server;
 use serde_json::{json, Value};
 
 const FUNCTION_URL: &str = include_str!("events/function_url.json");

@@ -121,6 +121,7 @@ fn check_inline_result(p: &Pair, response: &Value) {
             .collect();
     assert_eq!(pt.values, expected);
     assert_eq!(response["bytes"].as_u64().unwrap() as usize, bytes.len());
+    assert!(response.get("warning").is_none(), "{response}");
 }
 
 #[tokio::test]
@@ -420,6 +421,13 @@ async fn shuffle_sub_sat_and_refusal_on_mask() {
     assert_eq!(
         (v["scheme"].as_str(), v["op"].as_str()),
         (Some("shuffle"), Some("sub_sat"))
+    );
+    // The answer says the scheme is not secure (and only for this scheme).
+    assert!(
+        v["warning"]
+            .as_str()
+            .is_some_and(|w| w.contains("NOT secure")),
+        "{v}"
     );
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(v["result"]["inline"].as_str().unwrap())

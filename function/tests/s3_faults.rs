@@ -10,8 +10,8 @@ use lambda_http::{Body, Request, Response};
 use picrypt_core::scheme::mask::{self, MaskKey};
 use picrypt_core::{Container, Image};
 use picrypt_function::storage::Settings;
-use picrypt_testkit::{Fault, FaultProxy, Injection, S3Server};
 use picrypt_function::{handle, App, Config};
+use picrypt_testkit::{Fault, FaultProxy, Injection, S3Server};
 use serde_json::{json, Value};
 
 const FUNCTION_URL: &str = include_str!("events/function_url.json");

@@ -195,7 +195,9 @@ impl Fixture {
                     let nonce = [img.data.len() as u8 ^ img.data[img.data.len() - 1]; 24];
                     mask::encrypt_with_nonce(k, img, &nonce).unwrap().to_bytes()
                 }
-                other => scheme::encrypt_insecure_legacy(other, img).unwrap().to_bytes(),
+                other => scheme::encrypt_insecure_legacy(other, img)
+                    .unwrap()
+                    .to_bytes(),
             }
         };
         let keys = [&mask_key, &bfv_key, &shuffle_key];

@@ -84,6 +84,8 @@ def parse(blob: bytes) -> Container:
         sign = blob[off + 24]
         if sign not in (0x01, 0xFF):
             raise ValueError("sign byte")
+        if any(nv == blob[off:off + 24] for nv, _ in terms):
+            raise ValueError("repeated nonce")
         terms.append((blob[off:off + 24], 1 if sign == 1 else -1))
         off += 25
     plus = sum(s > 0 for _, s in terms)
@@ -140,14 +142,21 @@ def subtract(a: Container, b: Container) -> Container:
     lo, hi, k = a.range_min - b.range_max, a.range_max - b.range_min, a.modulus_bits
     if not range_ok(lo, hi, k) or len(a.terms) + len(b.terms) > MAX_TERMS:
         raise ValueError("range overflow or too many terms")
+    if {nv for nv, _ in a.terms} & {nv for nv, _ in b.terms}:
+        raise ValueError("A and B share a nonce")
     return replace(a, terms=a.terms + [(nv, -s) for nv, s in b.terms], range_min=lo, range_max=hi,
                    tag=(a.tag - b.tag) % P,
                    samples=[(x - y) % (1 << k) for x, y in zip(a.samples, b.samples)])
 
 
-def decrypt(key, c: Container):
+def decrypt(key, c: Container, expect=None):
+    """expect: "image" (one + term), "difference" (terms +N1, -N2), or None (the range says)."""
     if key_id(key) != c.key_id:
         raise ValueError("wrong key")
+    expect = expect or ("image" if (c.range_min, c.range_max) == (0, 255) else "difference")
+    signs = [s for _, s in c.terms]
+    if signs != {"image": [1], "difference": [1, -1]}[expect]:
+        raise ValueError("verification failed")
     mod, r = 1 << c.modulus_bits, list(c.samples)
     for nonce, sign in c.terms:
         r = [(x - sign * m) % mod for x, m in zip(r, masks(key, nonce, c.n))]
@@ -247,6 +256,20 @@ def check_refusals(check, key, good):
         check.raises(f"refuse {name}", lambda blob=blob: parse(blob))
     d = parse(good)
     check.raises("refuse subtracting from a difference", lambda: subtract(d, d))
+    # The zero forgery: terms +R, -R, zero payload, tag 0. A repeated nonce is malformed.
+    forged = bytearray(good)
+    forged[68:92] = forged[93:117] = b"\x42" * 24
+    forged[68 + 50:] = bytes(len(forged) - 118)
+    struct.pack_into("<Q", forged, 48, 0)
+    check.raises("refuse repeated nonce (zero forgery)", lambda: parse(bytes(forged)))
+    a = replace(d, terms=[d.terms[0]], range_min=0, range_max=255)
+    check.raises("refuse A - A", lambda: subtract(a, a))
+    # Not a difference: +A +B (range [0, 510]) and a lone -A, with whatever tag.
+    plus = replace(d, terms=[(d.terms[0][0], 1), (d.terms[1][0], 1)], range_min=0, range_max=510)
+    check.raises("refuse +A +B as a difference", lambda: decrypt(key, plus, "difference"))
+    minus = replace(d, terms=[(d.terms[1][0], -1)], range_min=-255, range_max=0)
+    check.raises("refuse -A as a difference", lambda: decrypt(key, minus, "difference"))
+    check.raises("refuse a difference as an image", lambda: decrypt(key, d, "image"))
     check.raises("refuse bad tag", lambda: decrypt(key, replace(d, tag=(d.tag + 1) % P)))
     flipped = [d.samples[0] ^ 1] + d.samples[1:]
     check.raises("refuse tampered sample", lambda: decrypt(key, replace(d, samples=flipped)))

@@ -318,7 +318,11 @@ pub fn decrypt(
                     v as i16
                 };
             }
-            Ok::<bool, BfvError>(values[dst.len()..].iter().fold(true, |ok, &v| ok & (v == 0)))
+            Ok::<bool, BfvError>(
+                values[dst.len()..]
+                    .iter()
+                    .fold(true, |ok, &v| ok & (v == 0)),
+            )
         })
         .collect::<Result<_, BfvError>>()?;
     Ok((out, padding_ok.iter().all(|&ok| ok)))

@@ -271,7 +271,11 @@ pub(crate) fn sub_header(ha: &Header, hb: &Header) -> Result<Header> {
             ha.range, hb.range, ha.modulus_bits
         )));
     }
-    if ha.terms.iter().any(|ta| hb.terms.iter().any(|tb| ta.nonce == tb.nonce)) {
+    if ha
+        .terms
+        .iter()
+        .any(|ta| hb.terms.iter().any(|tb| ta.nonce == tb.nonce))
+    {
         return Err(Error::SameInput(
             "A and B share a nonce: they are the same ciphertext (or one was made from the other), and a container may name each nonce once".into(),
         ));

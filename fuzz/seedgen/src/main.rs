@@ -144,6 +144,7 @@ fn main() {
     let shape = picrypt_core::Shape::new(2, 1, 1).unwrap();
     write(&npys, "i16_refused", &npy::encode_i16(&shape, &[-1, 300]));
     shuffle_seeds(&root);
+    result_check_seeds(&root, &key);
     eprintln!("seeds written under {}", root.display());
 }
 
@@ -192,7 +193,7 @@ fn shuffle_seeds(root: &Path) {
     let sub_sat = Op::from_name("sub_sat");
     for (name, key) in &keys {
         for &(w, h, c) in &[(1u32, 1u32, 1u8), (2, 2, 1), (4, 4, 3), (5, 3, 2)] {
-            let enc = |seed| picrypt_core::scheme::encrypt(key, &image(w, h, c, seed));
+            let enc = |seed| picrypt_core::scheme::encrypt_insecure_legacy(key, &image(w, h, c, seed));
             // A 2×2 block does not fit a 1×1 image: skip the shapes a variant refuses.
             let (Ok(a), Ok(b)) = (enc(5), enc(6)) else {
                 continue;
@@ -222,6 +223,40 @@ fn shuffle_seeds(root: &Path) {
     // Mask and shuffle mixed: refused as a scheme mismatch.
     let mask_key = MaskKey::from_bytes(&[7u8; 32]);
     let m = encrypt(&mask_key, &image(1, 1, 1, 1), 0).to_bytes();
-    let s = picrypt_core::scheme::encrypt(&keys[0].1, &image(1, 1, 1, 1)).unwrap().to_bytes();
+    let s = picrypt_core::scheme::encrypt_insecure_legacy(&keys[0].1, &image(1, 1, 1, 1)).unwrap().to_bytes();
     write(&diffs, "mask_minus_shuffle", &diff_input(&m, &s));
+}
+
+/// Seeds for `result_check`: answers a server could give for A − B of the target's fixed
+/// inputs (5×3×3 images 1, 2, 3 under nonces 100, 101, 102 and key [7; 32]): the honest
+/// result, other differences, the inputs themselves, and two forgeries built by hand.
+fn result_check_seeds(root: &Path, key: &MaskKey) {
+    let dir = root.join("result_check");
+    let inputs: Vec<Container> = (0..3u8)
+        .map(|i| encrypt(key, &image(5, 3, 3, 1 + i as u32), 100 + i))
+        .collect();
+    let sub = |x: usize, y: usize| ops::apply(Op::Sub, &inputs[x], &inputs[y]).unwrap().to_bytes();
+    write(&dir, "honest_a_minus_b", &sub(0, 1));
+    write(&dir, "b_minus_a", &sub(1, 0));
+    write(&dir, "a_minus_c", &sub(0, 2));
+    write(&dir, "c_minus_b", &sub(2, 1));
+    for (i, c) in inputs.iter().enumerate() {
+        write(&dir, &format!("input_{i}"), &c.to_bytes());
+    }
+    // The zero forgery: terms +R, −R (a repeated nonce), zero payload, tag 0.
+    let honest = sub(0, 1);
+    let mut forged = honest.clone();
+    forged[68..92].copy_from_slice(&[0x42; 24]);
+    forged[93..117].copy_from_slice(&[0x42; 24]);
+    let payload_start = 68 + 2 * 25;
+    forged[payload_start..].fill(0);
+    forged[48..56].fill(0);
+    write(&dir, "cancelling_forgery", &forged);
+    // +A +B: the second term's sign flipped (its tag and payload left honest).
+    let mut plus = honest.clone();
+    plus[92 + 25] = 0x01;
+    plus[24..28].copy_from_slice(&0i32.to_le_bytes());
+    plus[28..32].copy_from_slice(&510i32.to_le_bytes());
+    write(&dir, "plus_a_plus_b_header", &plus);
+    write(&dir, "truncated", &honest[..honest.len() - 1]);
 }
