@@ -31,9 +31,9 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use base64::Engine;
 use clap::{Parser, ValueEnum};
-use picrypt_core::keyfile::Key;
 use picrypt_core::ops::{self, Op};
-use picrypt_core::{scheme, Image, Scheme, Shape};
+use picrypt_core::Key;
+use picrypt_core::{Image, Scheme, Shape};
 use picrypt_function::api::{DiffResponse, ResultLocation};
 use tokio::time::Instant;
 
@@ -153,16 +153,18 @@ fn run(args: &Args) -> Result<()> {
 /// pseudo-random samples that differ from pair to pair, so no two answers are alike.
 fn images(size: Size, k: u64) -> Result<(Image, Image)> {
     let (w, h) = size.dimensions();
-    let (before, mut after) = picrypt_core::demo::pair(w, h);
+    let (before, after) = picrypt_core::demo::pair(w, h);
+    let mut data = after.into_data();
     let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ (k + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     for _ in 0..64 {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        let i = (x % after.data.len() as u64) as usize;
-        after.data[i] = (x >> 32) as u8;
+        let i = (x % data.len() as u64) as usize;
+        data[i] = (x >> 32) as u8;
     }
-    if before.data == after.data {
+    let after = Image::new(w, h, before.channels(), data)?;
+    if before.data() == after.data() {
         bail!("pair {k}: the images are identical");
     }
     Ok((before, after))
@@ -175,15 +177,15 @@ fn parse_scheme(name: &str) -> Result<Scheme, String> {
 /// The pairs to send: of `schemes` only, when given.
 fn make_pairs(size: Size, schemes: &[Scheme]) -> Result<Vec<Pair>> {
     let mut plan = vec![
-        (Scheme::Mask, Op::Sub),
-        (Scheme::Mask, Op::Sub),
-        (Scheme::Mask, Op::Sub),
-        (Scheme::Shuffle, Op::SubSat),
+        (Scheme::MASK, Op::Sub),
+        (Scheme::MASK, Op::Sub),
+        (Scheme::MASK, Op::Sub),
+        (Scheme::SHUFFLE, Op::SubSat),
     ];
     if size == Size::Small {
         // bfv ciphertexts are 5.75× the pixels: the demo size does not fit a request.
-        plan.splice(1..1, [(Scheme::Mask, Op::Sub), (Scheme::Mask, Op::Sub)]);
-        plan.push((Scheme::Bfv, Op::Sub));
+        plan.splice(1..1, [(Scheme::MASK, Op::Sub), (Scheme::MASK, Op::Sub)]);
+        plan.push((Scheme::BFV, Op::Sub));
     }
     plan.retain(|(scheme, _)| schemes.is_empty() || schemes.contains(scheme));
     if plan.is_empty() {
@@ -201,18 +203,19 @@ fn make_pairs(size: Size, schemes: &[Scheme]) -> Result<Vec<Pair>> {
 fn make_pair(size: Size, k: u64, scheme: Scheme, op: Op) -> Result<Pair> {
     let (before, after) = images(size, k)?;
     let key = Key::generate(scheme)?;
-    let a = scheme::encrypt_insecure_legacy(&key, &before)?;
-    let b = scheme::encrypt_insecure_legacy(&key, &after)?;
+    let a = key.encrypt_insecure_legacy(&before)?;
+    let b = key.encrypt_insecure_legacy(&after)?;
     let result_len = ops::apply_bytes(op, &a.to_bytes(), &b.to_bytes())?.len();
     let expected = before
-        .data
+        .data()
         .iter()
-        .zip(&after.data)
+        .zip(after.data())
         .map(|(&x, &y)| {
             let d = i16::from(x) - i16::from(y);
-            match op {
-                Op::Sub => d,
-                Op::SubSat => d.max(0),
+            if op == Op::SubSat {
+                d.max(0)
+            } else {
+                d
             }
         })
         .collect();
@@ -227,7 +230,7 @@ fn make_pair(size: Size, k: u64, scheme: Scheme, op: Op) -> Result<Pair> {
         label: format!("pair {k} ({scheme} {})", op.name()),
         op,
         key,
-        shape: before.shape()?,
+        shape: before.shape(),
         a: a.to_bytes(),
         b: b.to_bytes(),
         expected,
@@ -442,7 +445,11 @@ fn check(pair: &Pair, body: &[u8], verify: bool) -> Result<f64, String> {
     let ResultLocation::Inline(b64) = r.result else {
         return Err("the result went to S3, though inline output was asked for".into());
     };
-    let expected_shape = (pair.shape.width, pair.shape.height, pair.shape.channels);
+    let expected_shape = (
+        pair.shape.width(),
+        pair.shape.height(),
+        pair.shape.channels(),
+    );
     if (r.width, r.height, r.channels) != expected_shape || r.bytes != pair.result_len {
         return Err(format!(
             "answer claims {}x{}x{} and {} bytes, expected {}x{}x{} and {} bytes",
@@ -471,7 +478,7 @@ fn check(pair: &Pair, body: &[u8], verify: bool) -> Result<f64, String> {
     }
     let verified = || -> picrypt_core::Result<Vec<i16>> {
         let checked = picrypt_core::verify::check_result(pair.op, &pair.a, &pair.b, &bytes)?;
-        Ok(checked.decrypt(&pair.key)?.values.clone())
+        Ok(checked.decrypt(&pair.key)?.values().to_vec())
     };
     let values = verified().map_err(|e| format!("result does not decrypt: {e}"))?;
     if let Some(i) =

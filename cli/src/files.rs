@@ -6,8 +6,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
-use picrypt_core::keyfile::Key;
-use picrypt_core::{Container, Image};
+use picrypt_core::format::FILE_EXTENSION;
+use picrypt_core::{Container, Image, Key};
 
 /// Reads a whole file, naming it in the error.
 pub fn read(path: &Path) -> Result<Vec<u8>> {
@@ -103,4 +103,23 @@ pub fn extension(path: &Path) -> String {
         .and_then(|e| e.to_str())
         .unwrap_or("")
         .to_ascii_lowercase()
+}
+
+/// `KEY.pub` beside `KEY`.
+pub fn public_key_path(secret: &Path) -> PathBuf {
+    let mut name = secret.as_os_str().to_owned();
+    name.push(".pub");
+    PathBuf::from(name)
+}
+
+/// Refuses to write a ciphertext under a name that says "image".
+pub fn check_container_name(out: &Path) -> Result<()> {
+    let ext = extension(out);
+    if ["png", "jpg", "jpeg", "bmp", "tif", "tiff", "webp", "npy"].contains(&ext.as_str()) {
+        bail!(
+            "{} would hold a ciphertext, not an image; name it *.{FILE_EXTENSION}",
+            out.display()
+        );
+    }
+    Ok(())
 }

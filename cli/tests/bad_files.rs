@@ -221,9 +221,9 @@ fn every_bad_file_fails_cleanly_and_changes_nothing() {
     }
     let bfv_public = fx.bfv_key.public().unwrap().to_bytes();
     bench.write("bfv.key.pub", &bfv_public);
-    let d = fx.diffs.iter().find(|d| d.0 == Scheme::Mask).unwrap();
+    let d = fx.diffs.iter().find(|d| d.0 == Scheme::MASK).unwrap();
     bench.write("mask.d.picrypt", &d.1);
-    let (_, stranger) = fx.other_key.iter().find(|o| o.0 == Scheme::Mask).unwrap();
+    let (_, stranger) = fx.other_key.iter().find(|o| o.0 == Scheme::MASK).unwrap();
     bench.write("mask.stranger.picrypt", stranger);
 
     // Controls: the valid inputs work, so the failures below are about the hostile ones.
@@ -297,7 +297,7 @@ fn every_bad_file_fails_cleanly_and_changes_nothing() {
                 );
                 // A shuffle range is checked against the values when they are used, so
                 // `inspect` (the header alone) shows it.
-                let header_only = p.scheme == Scheme::Shuffle && field.starts_with("range");
+                let header_only = p.scheme == Scheme::SHUFFLE && field.starts_with("range");
                 if malformed {
                     let mut ran = 0;
                     while ran < 2 {
@@ -353,7 +353,7 @@ fn every_bad_file_fails_cleanly_and_changes_nothing() {
             .copy_from_slice(&((n * 9).div_ceil(8).min(u64::MAX as u128) as u64).to_le_bytes());
         let name = bench.write(&format!("mask.claims-{w}x{h}x{c}.picrypt"), &bytes);
         for command in COMMANDS {
-            container_command(&mut bench, command, Scheme::Mask, &name);
+            container_command(&mut bench, command, Scheme::MASK, &name);
             *counts.entry("enormous claims").or_default() += 1;
         }
     }
@@ -369,13 +369,13 @@ fn every_bad_file_fails_cleanly_and_changes_nothing() {
     for (name, bytes) in &not_containers {
         bench.write(name, bytes);
         for command in COMMANDS {
-            container_command(&mut bench, command, Scheme::Mask, name);
+            container_command(&mut bench, command, Scheme::MASK, name);
             *counts.entry("not containers").or_default() += 1;
         }
     }
     for name in ["dir.picrypt", "missing.picrypt"] {
         for command in COMMANDS {
-            container_command(&mut bench, command, Scheme::Mask, name);
+            container_command(&mut bench, command, Scheme::MASK, name);
             *counts.entry("directories and missing paths").or_default() += 1;
         }
     }

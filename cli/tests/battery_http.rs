@@ -456,13 +456,17 @@ fn serve_survives_the_battery_in_bounded_memory() {
 /// A valid diff request just under the 6 MB limit (two 1005×642 RGB mask ciphertexts):
 /// computed, and the result decrypts to the difference.
 fn near_limit_diff(addr: SocketAddr) {
-    use picrypt_core::scheme::mask::{self, MaskKey};
-    let key = MaskKey::generate().unwrap();
+    use picrypt_core::{verify, Key, Op, Scheme};
+    let key = Key::generate(Scheme::MASK).unwrap();
     let a = battery_matrix::image(1005, 642, 3, [0, 255], 1);
     let b = battery_matrix::image(1005, 642, 3, [255, 0], 2);
+    let (ca, cb) = (
+        key.encrypt(&a).unwrap().to_bytes(),
+        key.encrypt(&b).unwrap().to_bytes(),
+    );
     let body = serde_json::json!({
-        "a": battery_matrix::inline(&mask::encrypt(&key, &a).unwrap().to_bytes()),
-        "b": battery_matrix::inline(&mask::encrypt(&key, &b).unwrap().to_bytes()),
+        "a": battery_matrix::inline(&ca),
+        "b": battery_matrix::inline(&cb),
     });
     let case = Case::json("valid", "diff near the limit", &body);
     assert!(case.body.len() > LIMIT - 600_000 && case.body.len() <= LIMIT);
@@ -474,12 +478,13 @@ fn near_limit_diff(addr: SocketAddr) {
         String::from_utf8_lossy(&answer.body)
     );
     let result = battery_matrix::inline_result(&answer.body).unwrap();
-    let pt = mask::decrypt(&key, &picrypt_core::Container::parse(&result).unwrap()).unwrap();
+    let checked = verify::check_result(Op::Sub, &ca, &cb, &result).unwrap();
+    let pt = checked.decrypt(&key).unwrap();
     let expected: Vec<i16> = a
-        .data
+        .data()
         .iter()
-        .zip(&b.data)
+        .zip(b.data())
         .map(|(&x, &y)| x as i16 - y as i16)
         .collect();
-    assert!(pt.values == expected, "wrong difference near the limit");
+    assert!(pt.values() == expected, "wrong difference near the limit");
 }

@@ -6,9 +6,9 @@
 
 use std::time::{Duration, Instant};
 
-use picrypt_core::keyfile::Key;
 use picrypt_core::ops::{self, Op};
-use picrypt_core::{scheme, Image, Scheme};
+use picrypt_core::Key;
+use picrypt_core::{Image, Scheme};
 
 fn image(w: u32, h: u32, seed: u64) -> Image {
     let mut x = seed | 1;
@@ -56,8 +56,8 @@ fn main() {
         ("12 MP 4000×3000", 4000, 3000),
     ] {
         let (a, b) = (image(w, h, 1), image(w, h, 2));
-        for scheme_id in [Scheme::Mask, Scheme::Bfv] {
-            let runs = if scheme_id == Scheme::Bfv && w > 2000 {
+        for scheme_id in [Scheme::MASK, Scheme::BFV] {
+            let runs = if scheme_id == Scheme::BFV && w > 2000 {
                 1
             } else {
                 3
@@ -66,8 +66,8 @@ fn main() {
             let encrypt_key = key
                 .public()
                 .unwrap_or_else(|| Key::parse(&key.to_bytes()).unwrap());
-            let (t_enc, ca) = time(runs, || scheme::encrypt(&encrypt_key, &a).unwrap());
-            let cb = scheme::encrypt(&encrypt_key, &b).unwrap();
+            let (t_enc, ca) = time(runs, || encrypt_key.encrypt(&a).unwrap());
+            let cb = encrypt_key.encrypt(&b).unwrap();
             let (t_sub, d) = time(runs, || ops::apply(Op::Sub, &ca, &cb).unwrap());
             let (t_dec, pt) = time(runs, || {
                 picrypt_core::verify::decrypt_trusting_source(
@@ -77,7 +77,7 @@ fn main() {
                 )
                 .unwrap()
             });
-            assert_eq!(pt.values[0], a.data[0] as i16 - b.data[0] as i16);
+            assert_eq!(pt.values()[0], a.data()[0] as i16 - b.data()[0] as i16);
             let bytes = ca.encoded_len();
             println!(
                 "| {name} | {} | {} | {} | {} | {} | {bytes} | {:.2} |",
@@ -86,7 +86,7 @@ fn main() {
                 s(t_enc),
                 s(t_sub),
                 s(t_dec),
-                bytes as f64 / a.data.len() as f64
+                bytes as f64 / a.data().len() as f64
             );
         }
     }

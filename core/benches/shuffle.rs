@@ -7,7 +7,8 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use picrypt_core::scheme::shuffle::{logistic_draws, Permutation, Variant};
+use picrypt_core::scheme::shuffle::permutation::{logistic_draws, Permutation};
+use picrypt_core::scheme::shuffle::Variant;
 
 const SHAPE: (usize, usize, usize) = (1005, 642, 3);
 const KEY: u32 = 12345;

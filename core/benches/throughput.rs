@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use chacha20::cipher::{KeyIvInit, StreamCipher};
 use chacha20::XChaCha20;
 use picrypt_core::ops::{self, Op};
-use picrypt_core::scheme::mask::{self, MaskKey};
-use picrypt_core::{packing, Image};
+use picrypt_core::verify::{self, Expect};
+use picrypt_core::{ContainerRef, Image, Key, Scheme};
 
 /// Median wall time of `runs` calls.
 fn median<T>(runs: usize, mut f: impl FnMut() -> T) -> Duration {
@@ -52,39 +52,45 @@ fn main() {
         "| image | pixel bytes | XChaCha20 | encrypt | ratio | decrypt | ratio | memcpy into buffer | subtract into buffer | ratio | copy to new buffer | parse + subtract + encode | ratio | decrypt diff |"
     );
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-    let key = MaskKey::from_bytes(&[7u8; 32]);
+    let key = Key::generate(Scheme::MASK).unwrap();
     for (name, w, h, runs) in [
         ("demo 1005×642", 1005, 642, 21),
         ("12 MP 4000×3000", 4000, 3000, 7),
     ] {
         let a = image(w, h);
         let b = image(h, w);
-        let b = Image::new(w, h, 3, b.data).unwrap();
-        let n = a.data.len();
+        let b = Image::new(w, h, 3, b.into_data()).unwrap();
+        let n = a.data().len();
 
         let mut buf = vec![0u8; n];
         let t_stream = median(runs, || {
             let mut c = XChaCha20::new(&[1u8; 32].into(), &[2u8; 24].into());
             c.apply_keystream(&mut buf);
         });
-        let t_encrypt = median(runs, || mask::encrypt(&key, &a).unwrap());
-        let ca = mask::encrypt(&key, &a).unwrap();
-        let cb = mask::encrypt(&key, &b).unwrap();
-        let t_decrypt = median(runs, || mask::decrypt(&key, &ca).unwrap());
+        let t_encrypt = median(runs, || key.encrypt(&a).unwrap());
+        let ca = key.encrypt(&a).unwrap();
+        let cb = key.encrypt(&b).unwrap();
+        let t_decrypt = median(runs, || verify::decrypt(&key, &ca, Expect::Image).unwrap());
 
         // Same bytes, two settings: into a buffer already in memory (pure compute), and
         // into a fresh allocation (what a server producing a new response pays).
-        let src = ca.payload.clone();
+        let src = ca.payload().to_vec();
         let mut dst = vec![0u8; src.len()];
         let t_memcpy = median(runs, || dst.copy_from_slice(black_box(&src)));
+        let (ba, bb) = (ca.to_bytes(), cb.to_bytes());
+        let (ra, rb) = (
+            ContainerRef::parse(&ba).unwrap(),
+            ContainerRef::parse(&bb).unwrap(),
+        );
         let t_sub_warm = median(runs, || {
-            packing::sub_packed_into(&ca.payload, &cb.payload, 9, &mut dst)
+            ops::apply_into(Op::Sub, &ra, &rb, &mut dst).unwrap()
         });
         let t_copy_new = median(runs, || black_box(&src).to_vec());
-        let (ba, bb) = (ca.to_bytes(), cb.to_bytes());
         let t_sub = median(runs, || ops::apply_bytes(Op::Sub, &ba, &bb).unwrap());
         let d = ops::apply(Op::Sub, &ca, &cb).unwrap();
-        let t_decrypt_diff = median(runs, || mask::decrypt(&key, &d).unwrap());
+        let t_decrypt_diff = median(runs, || {
+            verify::decrypt(&key, &d, Expect::Difference).unwrap()
+        });
 
         println!(
             "| {name} | {n} | {:.2} ms | {:.2} ms | {:.2}× | {:.2} ms | {:.2}× | {:.2} ms | {:.2} ms | {:.2}× | {:.2} ms | {:.2} ms | {:.2}× | {:.2} ms |",

@@ -4,8 +4,7 @@
 //! regenerates them; only do that for a deliberate format change (bump the version).
 
 use picrypt_core::ops::{self, Op};
-use picrypt_core::scheme::mask::{self, MaskKey};
-use picrypt_core::Image;
+use picrypt_core::{Image, Key};
 use serde_json::json;
 
 fn hex(b: &[u8]) -> String {
@@ -14,28 +13,28 @@ fn hex(b: &[u8]) -> String {
 
 fn main() {
     let secret: [u8; 32] = std::array::from_fn(|i| i as u8);
-    let key = MaskKey::from_bytes(&secret);
+    let key = Key::mask_from_secret(&secret);
     let a = Image::new(3, 2, 3, (0..18).map(|i| (i * 15) as u8).collect()).unwrap();
     let b = Image::new(3, 2, 3, (0..18).map(|i| 255 - (i * 14) as u8).collect()).unwrap();
     let g = Image::new(1, 1, 1, vec![200]).unwrap();
     let nonce_a: [u8; 24] = std::array::from_fn(|i| 0x40 + i as u8);
     let nonce_b: [u8; 24] = std::array::from_fn(|i| 0x80 + i as u8);
     let nonce_g = [0u8; 24];
-    let ca = mask::encrypt_with_nonce(&key, &a, &nonce_a).unwrap();
-    let cb = mask::encrypt_with_nonce(&key, &b, &nonce_b).unwrap();
-    let cg = mask::encrypt_with_nonce(&key, &g, &nonce_g).unwrap();
+    let ca = key.encrypt_with_nonce(&a, &nonce_a).unwrap();
+    let cb = key.encrypt_with_nonce(&b, &nonce_b).unwrap();
+    let cg = key.encrypt_with_nonce(&g, &nonce_g).unwrap();
     let d = ops::apply(Op::Sub, &ca, &cb).unwrap();
     let diff: Vec<i16> = a
-        .data
+        .data()
         .iter()
-        .zip(&b.data)
+        .zip(b.data())
         .map(|(&x, &y)| x as i16 - y as i16)
         .collect();
     let case = |name: &str, img: &Image, nonce: &[u8], c: &picrypt_core::Container| {
         json!({
             "name": name,
-            "width": img.width, "height": img.height, "channels": img.channels,
-            "pixels_hex": hex(&img.data),
+            "width": img.width(), "height": img.height(), "channels": img.channels(),
+            "pixels_hex": hex(img.data()),
             "nonce_hex": hex(nonce),
             "container_hex": hex(&c.to_bytes()),
         })

@@ -1,10 +1,11 @@
 //! A procedural before/after pair for `picrypt demo`: a textured orange background and a
 //! red pentagon that moved, like the earlier Python version's own demo pair.
 
-use crate::image_io::Image;
+use crate::image::Image;
 
-/// Default demo size.
+/// Default demo width.
 pub const WIDTH: u32 = 640;
+/// Default demo height.
 pub const HEIGHT: u32 = 400;
 
 /// The before and after images, RGB, deterministic.
@@ -66,10 +67,10 @@ mod tests {
     #[test]
     fn the_object_moved_and_nothing_else_did() {
         let (a, b) = super::pair(160, 100);
-        let changed: Vec<usize> = (0..a.data.len() / 3)
-            .filter(|&i| a.data[3 * i..3 * i + 3] != b.data[3 * i..3 * i + 3])
+        let changed: Vec<usize> = (0..a.data().len() / 3)
+            .filter(|&i| a.data()[3 * i..3 * i + 3] != b.data()[3 * i..3 * i + 3])
             .collect();
         assert!(!changed.is_empty());
-        assert!(changed.len() < a.data.len() / 3 / 4);
+        assert!(changed.len() < a.data().len() / 3 / 4);
     }
 }

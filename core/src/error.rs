@@ -4,16 +4,25 @@
 
 use thiserror::Error;
 
+/// A result whose error is PICRYPT's [`Error`](enum@Error).
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Everything that can go wrong in the library. [`Error::code`] gives a stable name per
+/// kind; messages name fields, sizes and files, never key bytes.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The bytes are not a well-formed container (truncated, corrupted, inconsistent).
     #[error("malformed container: {0}")]
     Format(String),
     /// A container from a newer or unknown version of the format.
     #[error("unsupported container version {found} (this build reads version {supported})")]
-    UnsupportedVersion { found: u8, supported: u8 },
+    UnsupportedVersion {
+        /// The version in the container.
+        found: u8,
+        /// The version this build reads.
+        supported: u8,
+    },
     /// Two ciphertexts, or a ciphertext and a key, belong to different keys.
     #[error("key mismatch: {0}")]
     KeyMismatch(String),
@@ -56,6 +65,9 @@ pub enum Error {
     /// The operating system's random number generator failed.
     #[error("operating system randomness unavailable: {0}")]
     Random(String),
+    /// This build leaves out what is needed (a cargo feature of picrypt-core is off).
+    #[error("not in this build: {0}")]
+    NotBuilt(String),
 }
 
 impl Error {
@@ -76,15 +88,19 @@ impl Error {
             Error::Image(_) => "bad_image",
             Error::Key(_) => "bad_key",
             Error::Random(_) => "randomness_unavailable",
+            Error::NotBuilt(_) => "not_built",
         }
     }
 
     pub(crate) fn format(msg: impl Into<String>) -> Self {
         Error::Format(msg.into())
     }
-}
 
-/// Fills `buf` from the operating system's CSPRNG.
-pub(crate) fn os_random(buf: &mut [u8]) -> Result<()> {
-    getrandom::getrandom(buf).map_err(|e| Error::Random(e.to_string()))
+    /// Prefixes a malformed-container error with the input it came from (`A` or `B`).
+    pub fn in_input(self, which: &str) -> Error {
+        match self {
+            Error::Format(m) => Error::Format(format!("{which}: {m}")),
+            other => other,
+        }
+    }
 }

@@ -11,92 +11,48 @@
 //! 28      4   body length, u32 little endian (at most 1 MiB)
 //! 32      …   body: the scheme's key material; nothing may follow
 //! ```
-//! For mask keys the key id is checked against the one derived from the body, so a damaged
-//! key file is refused instead of producing garbage. Shuffle keys carry a random id (one
-//! derived from a 32-bit key could be inverted by trying every key).
+//! The envelope is the same for every scheme; the body is the scheme's, which checks what
+//! it can: a mask key id must be the one derived from the secret, a bfv key id the one
+//! derived from the public key (and a secret must belong to its public key); legacy
+//! shuffle keys carry a random id (one derived from a 32-bit key could be inverted by
+//! trying every key).
 
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
-use crate::format::{KeyId, Scheme};
-use crate::scheme::bfv::BfvKeys;
-use crate::scheme::mask::MaskKey;
-use crate::scheme::shuffle::{ShuffleKey, Variant};
+use crate::format::{looks_like_container, KeyId, Scheme};
+use crate::scheme::{self, Key, KeyKind};
 
+/// First eight bytes of every key file.
 pub const MAGIC: [u8; 8] = *b"PICRYPTK";
+/// The key file version this build writes and reads.
 pub const VERSION: u8 = 1;
 const HEADER_LEN: usize = 32;
 const MAX_BODY_LEN: usize = 1 << 20;
 const KIND_SECRET: u8 = 1;
 const KIND_PUBLIC: u8 = 2;
 
-/// A key as read from a key file.
-#[derive(Debug)]
-pub enum Key {
-    Mask(MaskKey),
-    /// Legacy imageshuffle key (not secure; compatibility only).
-    Shuffle(ShuffleKey),
-    /// BFV key pair (secret key file) or public key alone (`.pub` file).
-    Bfv(BfvKeys),
+/// Whether `bytes` start like a key file of any scheme (to refuse overwriting one).
+pub fn looks_like_key_file(bytes: &[u8]) -> bool {
+    bytes.starts_with(&MAGIC)
 }
 
 impl Key {
-    pub fn scheme(&self) -> Scheme {
-        match self {
-            Key::Mask(_) => Scheme::Mask,
-            Key::Shuffle(_) => Scheme::Shuffle,
-            Key::Bfv(_) => Scheme::Bfv,
-        }
-    }
-
-    pub fn id(&self) -> KeyId {
-        match self {
-            Key::Mask(k) => k.id(),
-            Key::Shuffle(k) => k.id(),
-            Key::Bfv(k) => k.id(),
-        }
-    }
-
-    /// Whether the key can decrypt (public keys can only encrypt).
-    pub fn is_secret(&self) -> bool {
-        match self {
-            Key::Mask(_) | Key::Shuffle(_) => true,
-            Key::Bfv(k) => k.is_secret(),
-        }
-    }
-
-    /// The public key of a public-key scheme's secret key, to give to devices.
-    pub fn public(&self) -> Option<Key> {
-        match self {
-            Key::Bfv(k) if k.is_secret() => Some(Key::Bfv(k.public_only())),
-            _ => None,
-        }
-    }
-
-    /// A new random key of a scheme (shuffle keys use the library's Rand variant).
-    pub fn generate(scheme: Scheme) -> Result<Key> {
-        match scheme {
-            Scheme::Mask => Ok(Key::Mask(MaskKey::generate()?)),
-            Scheme::Shuffle => Ok(Key::Shuffle(ShuffleKey::generate(Variant::Rand)?)),
-            Scheme::Bfv => Ok(Key::Bfv(BfvKeys::generate())),
-        }
-    }
-
     /// The key file bytes; wiped from memory when dropped.
     pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
-        let (kind, body): (u8, Zeroizing<Vec<u8>>) = match self {
-            Key::Mask(k) => (KIND_SECRET, Zeroizing::new(k.secret_bytes().to_vec())),
-            Key::Shuffle(k) => (KIND_SECRET, Zeroizing::new(k.body())),
-            Key::Bfv(k) if k.is_secret() => (KIND_SECRET, k.body()),
-            Key::Bfv(k) => (KIND_PUBLIC, k.body()),
+        let kind = if self.is_secret() {
+            KIND_SECRET
+        } else {
+            KIND_PUBLIC
         };
+        let body = self.0.body();
         let mut out = Zeroizing::new(Vec::with_capacity(HEADER_LEN + body.len()));
         out.extend_from_slice(&MAGIC);
         out.push(VERSION);
         out.push(self.scheme().id());
         out.push(kind);
         out.push(0);
-        out.extend_from_slice(&self.id().0);
+        out.extend_from_slice(self.id().as_bytes());
         out.extend_from_slice(&(body.len() as u32).to_le_bytes());
         out.extend_from_slice(&body);
         out
@@ -106,7 +62,7 @@ impl Key {
     pub fn parse(bytes: &[u8]) -> Result<Key> {
         let bad = |m: String| Error::Key(m);
         if bytes.len() < HEADER_LEN || bytes[..8] != MAGIC {
-            if crate::format::looks_like_container(bytes) {
+            if looks_like_container(bytes) {
                 return Err(bad("this is a ciphertext, not a key file".into()));
             }
             return Err(bad("not a PICRYPT key file (bad magic bytes)".into()));
@@ -117,14 +73,20 @@ impl Key {
                 bytes[8]
             )));
         }
-        let scheme = Scheme::from_id(bytes[9])
+        let scheme = Scheme::from_id_byte(bytes[9])
             .ok_or_else(|| bad(format!("unknown scheme id {}", bytes[9])))?;
-        let kind = bytes[10];
+        let kind = match bytes[10] {
+            KIND_SECRET => KeyKind::Secret,
+            KIND_PUBLIC => KeyKind::Public,
+            k => return Err(bad(format!("unknown key kind {k} for scheme {scheme}"))),
+        };
         if bytes[11] != 0 {
             return Err(bad("reserved byte is not zero".into()));
         }
-        let id = KeyId(bytes[12..28].try_into().unwrap());
-        let body_len = u32::from_le_bytes(bytes[28..32].try_into().unwrap()) as usize;
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&bytes[12..28]);
+        let id = KeyId::from_bytes(id);
+        let body_len = u32::from_le_bytes([bytes[28], bytes[29], bytes[30], bytes[31]]) as usize;
         if body_len > MAX_BODY_LEN {
             return Err(bad(format!(
                 "key body of {body_len} bytes is implausibly large"
@@ -137,24 +99,13 @@ impl Key {
                 body.len()
             )));
         }
-        let key = match (scheme, kind) {
-            (Scheme::Mask, KIND_SECRET) => {
-                let secret: &[u8; 32] = body
-                    .try_into()
-                    .map_err(|_| bad(format!("mask key must be 32 bytes, found {body_len}")))?;
-                Key::Mask(MaskKey::from_bytes(secret))
-            }
-            (Scheme::Shuffle, KIND_SECRET) => Key::Shuffle(ShuffleKey::from_body(body, id)?),
-            (Scheme::Bfv, KIND_SECRET) => Key::Bfv(BfvKeys::from_body(body, true)?),
-            (Scheme::Bfv, KIND_PUBLIC) => Key::Bfv(BfvKeys::from_body(body, false)?),
-            (s, k) => return Err(bad(format!("unknown key kind {k} for scheme {s}"))),
-        };
-        if key.id() != id {
+        let material = scheme::known(scheme)?.parse_key(kind, id, body)?;
+        if material.id() != id || material.kind() != kind {
             return Err(bad(
                 "key id does not match the key material (the file is damaged)".into(),
             ));
         }
-        Ok(key)
+        Ok(Key(material))
     }
 }
 
@@ -164,9 +115,10 @@ mod tests {
 
     #[test]
     fn round_trip_and_damage() {
-        let key = Key::generate(Scheme::Mask).unwrap();
+        let key = Key::generate(Scheme::MASK).unwrap();
         let bytes = key.to_bytes();
         assert_eq!(bytes.len(), 64);
+        assert!(looks_like_key_file(&bytes));
         let back = Key::parse(&bytes).unwrap();
         assert_eq!(back.id(), key.id());
         for i in 0..bytes.len() {

@@ -5,12 +5,13 @@
 //! always fill exactly `k` 64-bit words, so subtraction can run on whole words without
 //! unpacking (see [`sub_packed`]).
 
-use rayon::prelude::*;
+#[allow(unused_imports)]
+use crate::par::*;
 
 /// Packs `values` (each already reduced below 2^`bits`) into `out`, which must be exactly
 /// `packed_len(values.len(), bits)` bytes when `values` ends the stream, or `values.len()·bits/8`
 /// bytes when `values.len()` is a multiple of 8.
-pub fn pack_into<T: Copy + Into<u64>>(values: &[T], bits: u8, out: &mut [u8]) {
+pub(crate) fn pack_into<T: Copy + Into<u64>>(values: &[T], bits: u8, out: &mut [u8]) {
     let bits = bits as u32;
     let mut acc: u64 = 0;
     let mut filled: u32 = 0;
@@ -31,7 +32,7 @@ pub fn pack_into<T: Copy + Into<u64>>(values: &[T], bits: u8, out: &mut [u8]) {
 }
 
 /// Unpacks `out.len()` values of `bits` bits from the start of `bytes`.
-pub fn unpack_into(bytes: &[u8], bits: u8, out: &mut [u16]) {
+pub(crate) fn unpack_into(bytes: &[u8], bits: u8, out: &mut [u16]) {
     let bits = bits as u32;
     let mask = (1u64 << bits) - 1;
     let mut acc: u64 = 0;
@@ -50,21 +51,22 @@ pub fn unpack_into(bytes: &[u8], bits: u8, out: &mut [u16]) {
 }
 
 /// Unpacks all `n` values of a packed stream.
-pub fn unpack(bytes: &[u8], bits: u8, n: usize) -> Vec<u16> {
+pub(crate) fn unpack(bytes: &[u8], bits: u8, n: usize) -> Vec<u16> {
     let mut out = vec![0u16; n];
     unpack_into(bytes, bits, &mut out);
     out
 }
 
 /// Packs a whole stream.
-pub fn pack(values: &[u16], bits: u8) -> Vec<u8> {
+#[cfg(test)]
+fn pack(values: &[u16], bits: u8) -> Vec<u8> {
     let mut out = vec![0u8; crate::format::packed_len(values.len(), bits)];
     pack_into(values, bits, &mut out);
     out
 }
 
 /// Whether the bits after the last sample in a packed stream are all zero.
-pub fn padding_is_zero(bytes: &[u8], bits: u8, n: usize) -> bool {
+pub(crate) fn padding_is_zero(bytes: &[u8], bits: u8, n: usize) -> bool {
     let used = n * bits as usize;
     let rem = used % 8;
     if rem == 0 {
@@ -82,7 +84,7 @@ const SUB_CHUNK_SAMPLES: usize = 64 * 2048;
 
 /// Lane-wise operation on packed streams.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LaneOp {
+pub(crate) enum LaneOp {
     Add,
     Sub,
 }
@@ -96,7 +98,7 @@ pub enum LaneOp {
 /// multi-word arithmetic. `x` must start on a block boundary of the stream; a partial
 /// block at the end is handled by zero padding (bits past the data are left as computed:
 /// callers that need zero padding bits clear them).
-pub fn lanewise_in_place(x: &mut [u8], y: &[u8], bits: u8, op: LaneOp) {
+pub(crate) fn lanewise_in_place(x: &mut [u8], y: &[u8], bits: u8, op: LaneOp) {
     debug_assert_eq!(x.len(), y.len());
     let high = lane_high_bits(bits);
     let block = 8 * bits as usize;
@@ -116,7 +118,7 @@ pub fn lanewise_in_place(x: &mut [u8], y: &[u8], bits: u8, op: LaneOp) {
 
 /// `out ← (a − b) mod 2^bits` lane-wise, in parallel; `out` has the length of `a`.
 /// Padding bits stay zero when they are zero in both inputs (0 − 0 = 0).
-pub fn sub_packed_into(a: &[u8], b: &[u8], bits: u8, out: &mut [u8]) {
+pub(crate) fn sub_packed_into(a: &[u8], b: &[u8], bits: u8, out: &mut [u8]) {
     debug_assert!(a.len() == b.len() && a.len() == out.len());
     let chunk_bytes = SUB_CHUNK_SAMPLES * bits as usize / 8;
     out.par_chunks_mut(chunk_bytes)
@@ -129,14 +131,15 @@ pub fn sub_packed_into(a: &[u8], b: &[u8], bits: u8, out: &mut [u8]) {
 }
 
 /// `(a − b) mod 2^bits` lane-wise, as a new stream.
-pub fn sub_packed(a: &[u8], b: &[u8], bits: u8) -> Vec<u8> {
+#[cfg(test)]
+fn sub_packed(a: &[u8], b: &[u8], bits: u8) -> Vec<u8> {
     let mut out = vec![0u8; a.len()];
     sub_packed_into(a, b, bits, &mut out);
     out
 }
 
 /// Zeroes the bits after sample `n` in the last byte of a packed stream.
-pub fn clear_padding(bytes: &mut [u8], bits: u8, n: usize) {
+pub(crate) fn clear_padding(bytes: &mut [u8], bits: u8, n: usize) {
     let rem = (n * bits as usize) % 8;
     if rem != 0 {
         if let Some(last) = bytes.last_mut() {

@@ -19,21 +19,13 @@
 //! * shuffle (legacy) has no integrity; results are recomputed like bfv's.
 
 use crate::error::{Error, Result};
-use crate::format::{Container, ContainerRef, Header, Scheme, Sign, ValueRange};
-use crate::keyfile::Key;
+use crate::format::{Container, ContainerRef, Header, Scheme, ValueRange};
+use crate::hex;
+use crate::image::Plaintext;
 use crate::ops::{self, Op};
-use crate::scheme::{self, Plaintext};
+use crate::scheme::{self, Integrity, Key};
 
-/// What the caller expects a container to be.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Expect {
-    /// A fresh encryption of one image.
-    Image,
-    /// The difference of two fresh ciphertexts whose inputs are not at hand. Only the mask
-    /// scheme can prove this without the inputs (its terms must be `{+N₁, −N₂}`).
-    Difference,
-}
+pub use crate::scheme::Expect;
 
 impl Expect {
     /// What a header claims to be: an image when its range is that of fresh samples, a
@@ -71,8 +63,8 @@ impl InputId {
     /// result's terms name), else the first bytes of the container's digest.
     pub fn short(&self) -> String {
         match self.header.terms.as_slice() {
-            [t] => format!("nonce {}", hex(&t.nonce[..8])),
-            _ => format!("digest {}", hex(&self.digest[..8])),
+            [t] => format!("nonce {}", hex::encode(&t.nonce()[..8])),
+            _ => format!("digest {}", hex::encode(&self.digest[..8])),
         }
     }
 }
@@ -118,10 +110,7 @@ impl CheckedResult {
     /// [`CheckedResult::describe`], calling the inputs `a` and `b`.
     pub fn describe_as(&self, a: &str, b: &str) -> String {
         let [ia, ib] = &self.inputs;
-        let what = match self.op {
-            Op::Sub => format!("{a} − {b}"),
-            Op::SubSat => format!("max({a} − {b}, 0)"),
-        };
+        let what = self.op.formula(a, b);
         let how = if has_tag(self.result.header.scheme) {
             "terms checked, tag verified on decryption"
         } else {
@@ -136,21 +125,22 @@ impl CheckedResult {
 
     /// Decrypts the checked result (the tag, for mask, is verified here).
     pub fn decrypt(&self, key: &Key) -> Result<Plaintext> {
-        scheme::decrypt_raw(key, &self.result)
+        check_key(key, &self.result.header)?;
+        key.decrypt_unchecked(&self.result)
     }
 }
 
 /// Whether a scheme's containers carry an integrity tag that decryption verifies.
 fn has_tag(scheme: Scheme) -> bool {
-    scheme == Scheme::Mask
+    scheme.integrity() == Integrity::Tag
 }
 
 /// Checks that `result` is `op(a, b)` of exactly these two encoded inputs. The inputs
 /// are the caller's own (it encrypted or holds them), so their errors are reported as
 /// they are, naming A or B; anything wrong with the result is [`Error::Verification`].
 pub fn check_result(op: Op, a: &[u8], b: &[u8], result: &[u8]) -> Result<CheckedResult> {
-    let ca = ContainerRef::parse(a).map_err(|e| ops::in_input("A", e))?;
-    let cb = ContainerRef::parse(b).map_err(|e| ops::in_input("B", e))?;
+    let ca = ContainerRef::parse(a).map_err(|e| e.in_input("A"))?;
+    let cb = ContainerRef::parse(b).map_err(|e| e.in_input("B"))?;
     let expected = ops::result_header(op, &ca.header, &cb.header)?;
     let cr = ContainerRef::parse(result).map_err(|e| refuse("the result does not parse", &e))?;
     if cr.header != expected {
@@ -204,7 +194,7 @@ fn refuse(why: &str, detail: &dyn std::fmt::Display) -> Error {
 /// an honest encryption. Decrypt bfv results through [`check_result`], or, for a source
 /// trusted completely, with [`decrypt_trusting_source`].
 pub fn decrypt(key: &Key, c: &Container, expect: Expect) -> Result<Plaintext> {
-    if c.header.scheme == Scheme::Bfv {
+    if c.header.scheme.integrity() == Integrity::Recompute {
         check_key(key, &c.header)?;
         return Err(Error::Unverifiable(
             "bfv ciphertexts carry no integrity tag, and this one is not tied to inputs that were checked: a crafted ciphertext would make its decryption reveal the secret key".into(),
@@ -220,11 +210,11 @@ pub fn decrypt(key: &Key, c: &Container, expect: Expect) -> Result<Plaintext> {
 /// expectation and every check a scheme has still apply.
 pub fn decrypt_trusting_source(key: &Key, c: &Container, expect: Expect) -> Result<Plaintext> {
     check_key(key, &c.header)?;
-    if !is_expected(&c.header, expect) {
+    if !scheme::known(c.header.scheme)?.is_expected(&c.header, expect) {
         tracing::debug!(?expect, "the container is not what was expected");
         return Err(Error::Verification);
     }
-    scheme::decrypt_raw(key, c)
+    key.decrypt_unchecked(c)
 }
 
 /// Scheme, key id and kind of key first: they are public, and their errors say which key
@@ -252,57 +242,28 @@ fn check_key(key: &Key, h: &Header) -> Result<()> {
     Ok(())
 }
 
-/// Whether a header is what `expect` says: the terms (for schemes that have them) and the
-/// range a fresh image or a difference of two fresh images has.
-fn is_expected(h: &Header, expect: Expect) -> bool {
-    let image = ValueRange::of_samples(h.sample_bits);
-    let difference = {
-        let (min, max) = image.minus(&image);
-        ValueRange {
-            min: min as i32,
-            max: max as i32,
-        }
-    };
-    let signs: Vec<Sign> = h.terms.iter().map(|t| t.sign).collect();
-    match (h.scheme, expect) {
-        (Scheme::Mask, Expect::Image) => signs == [Sign::Plus] && h.range == image,
-        (Scheme::Mask, Expect::Difference) => {
-            signs == [Sign::Plus, Sign::Minus] && h.range == difference
-        }
-        // Legacy shuffle chains subtractions (exact integers at up to 16 bits), and has no
-        // integrity to protect: any range is a difference.
-        (Scheme::Shuffle, Expect::Difference) => h.terms.is_empty(),
-        // No terms: only the range says what the values are.
-        (_, Expect::Image) => h.terms.is_empty() && h.range == image,
-        (_, Expect::Difference) => h.terms.is_empty() && h.range == difference,
-    }
-}
-
 /// One line for what [`decrypt`] checked of a container it accepted as `expect`.
 pub fn describe(h: &Header, expect: Expect) -> String {
     let nonce = |i: usize| {
         h.terms
             .get(i)
-            .map(|t| hex(&t.nonce[..8]))
+            .map(|t| hex::encode(&t.nonce()[..8]))
             .unwrap_or_default()
     };
-    match (h.scheme, expect) {
-        (Scheme::Mask, Expect::Image) => {
+    match (h.scheme.integrity(), expect) {
+        (Integrity::Tag, Expect::Image) => {
             format!("image encrypted under nonce {}, tag verified", nonce(0))
         }
-        (Scheme::Mask, Expect::Difference) => format!(
+        (Integrity::Tag, _) => format!(
             "difference of the ciphertexts with nonces {} (A) and {} (B), tag verified",
             nonce(0),
             nonce(1)
         ),
-        (Scheme::Bfv, _) => {
-            "bfv ciphertext NOT verified: decrypted because its source is trusted".to_string()
-        }
+        (Integrity::Recompute, _) => format!(
+            "{} ciphertext NOT verified: decrypted because its source is trusted",
+            h.scheme
+        ),
         (_, Expect::Image) => "image (no integrity check: legacy scheme)".to_string(),
-        (_, Expect::Difference) => "difference (no integrity check: legacy scheme)".to_string(),
+        (_, _) => "difference (no integrity check: legacy scheme)".to_string(),
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

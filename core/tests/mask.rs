@@ -3,20 +3,18 @@
 mod common;
 
 use picrypt_core::format::{Container, Header, FIXED_HEADER_LEN};
-use picrypt_core::keyfile::Key;
 use picrypt_core::ops::{self, Op};
-use picrypt_core::scheme::{self, mask::MaskKey};
-use picrypt_core::{Error, Image, Scheme};
+use picrypt_core::{Error, Image, Key, Scheme};
 use proptest::prelude::*;
 
 fn key() -> Key {
-    Key::generate(Scheme::Mask).unwrap()
+    Key::generate(Scheme::MASK).unwrap()
 }
 
 fn diff_of(a: &Image, b: &Image) -> Vec<i16> {
-    a.data
+    a.data()
         .iter()
-        .zip(&b.data)
+        .zip(b.data())
         .map(|(&x, &y)| x as i16 - y as i16)
         .collect()
 }
@@ -36,7 +34,7 @@ fn round_trip_every_layout_and_odd_sizes() {
     for channels in 1..=4u8 {
         for (i, &(w, h)) in sizes.iter().enumerate() {
             let img = common::image(w, h, channels, i as u64);
-            let ct = scheme::encrypt(&k, &img).unwrap();
+            let ct = k.encrypt(&img).unwrap();
             let bytes = ct.to_bytes();
             let parsed = Container::parse(&bytes).unwrap();
             assert_eq!(parsed, ct);
@@ -51,12 +49,12 @@ fn large_image_spans_many_parallel_chunks() {
     let k = key();
     let a = common::image(1005, 642, 3, 1);
     let b = common::image(1005, 642, 3, 2);
-    let ca = scheme::encrypt(&k, &a).unwrap();
-    let cb = scheme::encrypt(&k, &b).unwrap();
+    let ca = k.encrypt(&a).unwrap();
+    let cb = k.encrypt(&b).unwrap();
     let d = ops::apply(Op::Sub, &ca, &cb).unwrap();
-    assert_eq!(common::open(&k, &d).unwrap().values, diff_of(&a, &b));
+    assert_eq!(common::open(&k, &d).unwrap().values(), diff_of(&a, &b));
     // The size goal: ≤ 1.125 × raw bytes plus a header under 1 KiB.
-    let raw = a.data.len();
+    let raw = a.data().len();
     assert!(ca.encoded_len() <= raw * 9 / 8 + 1024);
     assert!(d.encoded_len() <= raw * 9 / 8 + 1024);
 }
@@ -65,10 +63,10 @@ fn large_image_spans_many_parallel_chunks() {
 fn fresh_nonces_make_ciphertexts_differ() {
     let k = key();
     let img = common::image(8, 8, 3, 7);
-    let a = scheme::encrypt(&k, &img).unwrap();
-    let b = scheme::encrypt(&k, &img).unwrap();
-    assert_ne!(a.header.terms[0].nonce, b.header.terms[0].nonce);
-    assert_ne!(a.payload, b.payload);
+    let a = k.encrypt(&img).unwrap();
+    let b = k.encrypt(&img).unwrap();
+    assert_ne!(a.header().terms()[0].nonce(), b.header().terms()[0].nonce());
+    assert_ne!(a.payload(), b.payload());
 }
 
 proptest! {
@@ -80,12 +78,12 @@ proptest! {
         let k = key();
         let a = common::image(w, h, c, seed_a);
         let b = common::image(w, h, c, seed_b);
-        let ca = scheme::encrypt(&k, &a).unwrap();
-        let cb = scheme::encrypt(&k, &b).unwrap();
+        let ca = k.encrypt(&a).unwrap();
+        let cb = k.encrypt(&b).unwrap();
         let d = ops::apply_bytes(Op::Sub, &ca.to_bytes(), &cb.to_bytes()).unwrap();
         let pt = common::open(&k, &Container::parse(&d).unwrap()).unwrap();
-        prop_assert_eq!(&pt.values, &diff_of(&a, &b));
-        prop_assert_eq!((pt.range.min, pt.range.max), (-255, 255));
+        prop_assert_eq!(&pt.values(), &diff_of(&a, &b));
+        prop_assert_eq!((pt.range().min(), pt.range().max()), (-255, 255));
     }
 }
 
@@ -94,17 +92,17 @@ fn extremes_survive_subtraction() {
     let k = key();
     let zeros = Image::new(4, 1, 1, vec![0, 255, 0, 255]).unwrap();
     let ones = Image::new(4, 1, 1, vec![255, 0, 0, 255]).unwrap();
-    let ca = scheme::encrypt(&k, &zeros).unwrap();
-    let cb = scheme::encrypt(&k, &ones).unwrap();
+    let ca = k.encrypt(&zeros).unwrap();
+    let cb = k.encrypt(&ones).unwrap();
     let d = ops::apply(Op::Sub, &ca, &cb).unwrap();
-    assert_eq!(common::open(&k, &d).unwrap().values, [-255, 255, 0, 0]);
+    assert_eq!(common::open(&k, &d).unwrap().values(), [-255, 255, 0, 0]);
     // The same ciphertext twice would name its nonce twice: refused, not computed.
     let e = ops::apply(Op::Sub, &ca, &ca).unwrap_err();
     assert!(matches!(e, Error::SameInput(_)), "{e}");
     // Two encryptions of the same image subtract to zero.
-    let again = scheme::encrypt(&k, &zeros).unwrap();
+    let again = k.encrypt(&zeros).unwrap();
     let same = ops::apply(Op::Sub, &ca, &again).unwrap();
-    assert_eq!(common::open(&k, &same).unwrap().values, [0, 0, 0, 0]);
+    assert_eq!(common::open(&k, &same).unwrap().values(), [0, 0, 0, 0]);
 }
 
 /// Every single-bit flip anywhere in a fresh or a subtracted container is refused.
@@ -113,8 +111,8 @@ fn every_bit_flip_is_refused() {
     let k = key();
     let a = common::image(5, 3, 3, 11);
     let b = common::image(5, 3, 3, 12);
-    let ca = scheme::encrypt(&k, &a).unwrap();
-    let cb = scheme::encrypt(&k, &b).unwrap();
+    let ca = k.encrypt(&a).unwrap();
+    let cb = k.encrypt(&b).unwrap();
     let d = ops::apply(Op::Sub, &ca, &cb).unwrap();
     for c in [ca, d] {
         let bytes = c.to_bytes();
@@ -134,9 +132,7 @@ fn every_bit_flip_is_refused() {
 #[test]
 fn truncation_at_every_length_is_refused() {
     let k = key();
-    let bytes = scheme::encrypt(&k, &common::image(4, 4, 3, 1))
-        .unwrap()
-        .to_bytes();
+    let bytes = k.encrypt(&common::image(4, 4, 3, 1)).unwrap().to_bytes();
     for len in 0..bytes.len() {
         let err = Container::parse(&bytes[..len]).unwrap_err();
         assert!(matches!(err, Error::Format(_)), "len {len}: {err}");
@@ -151,50 +147,56 @@ fn wrong_inputs_fail_verification() {
     // The server claims to have computed A − B but used C.
     let k = key();
     let imgs: Vec<Image> = (0..3).map(|s| common::image(9, 9, 1, s)).collect();
-    let cts: Vec<Container> = imgs
-        .iter()
-        .map(|i| scheme::encrypt(&k, i).unwrap())
-        .collect();
+    let cts: Vec<Container> = imgs.iter().map(|i| k.encrypt(i).unwrap()).collect();
     let honest = ops::apply(Op::Sub, &cts[0], &cts[1]).unwrap();
     let other = ops::apply(Op::Sub, &cts[0], &cts[2]).unwrap();
-    let mut lie = other.clone();
-    lie.header.terms = honest.header.terms.clone();
-    assert!(matches!(common::open(&k, &lie), Err(Error::Verification)));
-    let mut lie = honest.clone();
-    lie.payload = other.payload.clone();
-    assert!(matches!(common::open(&k, &lie), Err(Error::Verification)));
+    // Bytes 68..118 are the two terms, 48..56 the tag; the payload follows the terms.
+    let (honest, other) = (honest.to_bytes(), other.to_bytes());
+    let lie = [&other[..68], &honest[68..118], &other[118..]].concat();
+    assert!(matches!(open_bytes(&k, &lie), Err(Error::Verification)));
+    let lie = [&honest[..118], &other[118..]].concat();
+    assert!(matches!(open_bytes(&k, &lie), Err(Error::Verification)));
     // Swapped operands: the terms say A − B, the data is B − A.
-    let swapped = ops::apply(Op::Sub, &cts[1], &cts[0]).unwrap();
-    let mut lie = honest;
-    lie.payload = swapped.payload;
-    lie.header.tag = swapped.header.tag;
-    assert!(matches!(common::open(&k, &lie), Err(Error::Verification)));
+    let swapped = ops::apply(Op::Sub, &cts[1], &cts[0]).unwrap().to_bytes();
+    let lie = [
+        &honest[..48],
+        &swapped[48..56],
+        &honest[56..118],
+        &swapped[118..],
+    ]
+    .concat();
+    assert!(matches!(open_bytes(&k, &lie), Err(Error::Verification)));
+}
+
+fn open_bytes(k: &Key, bytes: &[u8]) -> picrypt_core::Result<picrypt_core::Plaintext> {
+    common::open(k, &Container::parse(bytes)?)
 }
 
 #[test]
 fn a_result_of_other_inputs_is_caught() {
     let k = key();
     let cts: Vec<Container> = (0..3)
-        .map(|s| scheme::encrypt(&k, &common::image(4, 4, 3, s)).unwrap())
+        .map(|s| k.encrypt(&common::image(4, 4, 3, s)).unwrap())
         .collect();
     let honest = ops::apply(Op::Sub, &cts[0], &cts[1]).unwrap();
-    ops::check_result_of(Op::Sub, &cts[0].header, &cts[1].header, &honest.header).unwrap();
+    ops::check_result_of(Op::Sub, cts[0].header(), cts[1].header(), honest.header()).unwrap();
     // A valid, verifiable result, but of A − C: decrypt accepts it, the check does not.
     let other = ops::apply(Op::Sub, &cts[0], &cts[2]).unwrap();
     assert!(common::open(&k, &other).is_ok());
-    let e =
-        ops::check_result_of(Op::Sub, &cts[0].header, &cts[1].header, &other.header).unwrap_err();
+    let e = ops::check_result_of(Op::Sub, cts[0].header(), cts[1].header(), other.header())
+        .unwrap_err();
     assert!(matches!(e, Error::Verification), "{e}");
 }
 
 #[test]
 fn reshaped_ciphertext_fails_verification() {
     let k = key();
-    let ct = scheme::encrypt(&k, &common::image(6, 4, 1, 3)).unwrap();
-    let mut reshaped = ct.clone();
-    reshaped.header.shape = picrypt_core::Shape::new(4, 6, 1).unwrap();
+    let ct = k.encrypt(&common::image(6, 4, 1, 3)).unwrap();
+    let mut reshaped = ct.to_bytes();
+    reshaped[12..16].copy_from_slice(&4u32.to_le_bytes());
+    reshaped[16..20].copy_from_slice(&6u32.to_le_bytes());
     assert!(matches!(
-        common::open(&k, &reshaped),
+        open_bytes(&k, &reshaped),
         Err(Error::Verification)
     ));
 }
@@ -203,8 +205,8 @@ fn reshaped_ciphertext_fails_verification() {
 fn key_mismatch() {
     let (k1, k2) = (key(), key());
     let img = common::image(3, 3, 3, 0);
-    let c1 = scheme::encrypt(&k1, &img).unwrap();
-    let c2 = scheme::encrypt(&k2, &img).unwrap();
+    let c1 = k1.encrypt(&img).unwrap();
+    let c2 = k2.encrypt(&img).unwrap();
     let e = ops::apply(Op::Sub, &c1, &c2).unwrap_err();
     assert!(matches!(e, Error::KeyMismatch(_)), "{e}");
     assert!(e.to_string().starts_with("key mismatch"));
@@ -215,8 +217,8 @@ fn key_mismatch() {
 #[test]
 fn shape_mismatch_names_the_dimension() {
     let k = key();
-    let a = scheme::encrypt(&k, &common::image(3, 4, 3, 0)).unwrap();
-    let b = scheme::encrypt(&k, &common::image(3, 5, 1, 0)).unwrap();
+    let a = k.encrypt(&common::image(3, 4, 3, 0)).unwrap();
+    let b = k.encrypt(&common::image(3, 5, 1, 0)).unwrap();
     let e = ops::apply(Op::Sub, &a, &b).unwrap_err().to_string();
     assert!(
         e.contains("height 4 vs 5") && e.contains("channels 3 vs 1"),
@@ -229,7 +231,7 @@ fn shape_mismatch_names_the_dimension() {
 fn range_overflow_is_refused() {
     let k = key();
     let cts: Vec<Container> = (0..4)
-        .map(|s| scheme::encrypt(&k, &common::image(2, 2, 1, s)).unwrap())
+        .map(|s| k.encrypt(&common::image(2, 2, 1, s)).unwrap())
         .collect();
     let d1 = ops::apply(Op::Sub, &cts[0], &cts[1]).unwrap();
     let d2 = ops::apply(Op::Sub, &cts[2], &cts[3]).unwrap();
@@ -242,7 +244,7 @@ fn range_overflow_is_refused() {
 #[test]
 fn header_claiming_huge_image_fails_before_allocating() {
     let k = key();
-    let ct = scheme::encrypt(&k, &common::image(2, 2, 3, 0)).unwrap();
+    let ct = k.encrypt(&common::image(2, 2, 3, 0)).unwrap();
     let mut bytes = ct.to_bytes();
     bytes[12..16].copy_from_slice(&100_000u32.to_le_bytes());
     bytes[16..20].copy_from_slice(&100_000u32.to_le_bytes());
@@ -254,15 +256,14 @@ fn header_claiming_huge_image_fails_before_allocating() {
     let e = Container::parse(&bytes).unwrap_err().to_string();
     assert!(e.contains("payload"), "{e}");
     // Header fields alone parse without the payload (streaming), and say its size.
-    let (h, hl, pl): (Header, usize, usize) =
-        Header::parse(&ct.to_bytes()[..FIXED_HEADER_LEN + 25]).unwrap();
-    assert_eq!((hl, pl), (FIXED_HEADER_LEN + 25, 14));
-    assert_eq!(h, ct.header);
+    let (h, hl): (Header, usize) = Header::parse(&ct.to_bytes()[..FIXED_HEADER_LEN + 25]).unwrap();
+    assert_eq!((hl, h.payload_len()), (FIXED_HEADER_LEN + 25, 14));
+    assert_eq!(&h, ct.header());
 }
 
 #[test]
 fn header_stays_small() {
-    let k = MaskKey::generate().unwrap();
-    let ct = picrypt_core::scheme::mask::encrypt(&k, &common::image(1, 1, 1, 0)).unwrap();
-    assert_eq!(ct.header.encoded_len(), FIXED_HEADER_LEN + 25);
+    let k = Key::generate(Scheme::MASK).unwrap();
+    let ct = k.encrypt(&common::image(1, 1, 1, 0)).unwrap();
+    assert_eq!(ct.header().encoded_len(), FIXED_HEADER_LEN + 25);
 }

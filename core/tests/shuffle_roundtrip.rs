@@ -1,8 +1,9 @@
 //! Properties that must hold for any key and shape, beyond the fixed vectors.
 
-use picrypt_core::scheme::shuffle::{
-    logistic_draws, Permutation, ShuffleError, Variant, MAX_SAMPLES,
+use picrypt_core::scheme::shuffle::permutation::{
+    logistic_draws, Permutation, ShuffleError, MAX_SAMPLES,
 };
+use picrypt_core::scheme::shuffle::Variant;
 use proptest::prelude::*;
 
 /// `numpy.argsort` of the draws, ties (if any) in index order.
@@ -215,7 +216,7 @@ fn errors() {
         })
     );
     assert_eq!(
-        picrypt_core::scheme::shuffle::saturating_sub(&[1, 2], &[1]),
+        picrypt_core::scheme::shuffle::permutation::saturating_sub(&[1, 2], &[1]),
         Err(ShuffleError::LengthMismatch {
             expected: 2,
             actual: 1
@@ -252,13 +253,13 @@ proptest! {
     fn subtraction_commutes_with_shuffling(key: u32, h in 1usize..20, w in 1usize..20, seed: u64) {
         let perm = Permutation::new(key, Variant::Rand, h, w, 3).expect("shape");
         let (a, b) = (image(h * w * 3, seed), image(h * w * 3, seed ^ 0x5555));
-        let server = picrypt_core::scheme::shuffle::saturating_sub(
+        let server = picrypt_core::scheme::shuffle::permutation::saturating_sub(
             &perm.encrypt(&a).expect("shape"),
             &perm.encrypt(&b).expect("shape"),
         ).expect("same length");
         prop_assert_eq!(
             perm.decrypt(&server).expect("shape"),
-            picrypt_core::scheme::shuffle::saturating_sub(&a, &b).expect("same length")
+            picrypt_core::scheme::shuffle::permutation::saturating_sub(&a, &b).expect("same length")
         );
     }
 }

@@ -2,7 +2,8 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use picrypt_core::scheme::shuffle::{logistic_draws, saturating_sub, Permutation, Variant};
+use picrypt_core::scheme::shuffle::permutation::{logistic_draws, saturating_sub, Permutation};
+use picrypt_core::scheme::shuffle::Variant;
 use serde_json::Value;
 
 fn vectors() -> Value {

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use picrypt_core::scheme::mask::{self, MaskKey};
 use picrypt_core::Image;
+use picrypt_core::{Key, Scheme};
 use picrypt_function::api::DiffResponse;
 use picrypt_function::{handle, App, Config};
 
@@ -63,9 +63,9 @@ async fn post(client: &reqwest::Client, url: &str, body: &str) -> (f64, DiffResp
 #[tokio::main]
 async fn main() {
     let runs = 15;
-    let key = MaskKey::generate().unwrap();
-    let a = mask::encrypt(&key, &image(1)).unwrap().to_bytes();
-    let b = mask::encrypt(&key, &image(2)).unwrap().to_bytes();
+    let key = Key::generate(Scheme::MASK).unwrap();
+    let a = key.encrypt(&image(1)).unwrap().to_bytes();
+    let b = key.encrypt(&image(2)).unwrap().to_bytes();
     let b64 = base64::engine::general_purpose::STANDARD;
     let body =
         serde_json::json!({"a": {"inline": b64.encode(&a)}, "b": {"inline": b64.encode(&b)}})

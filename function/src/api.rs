@@ -185,7 +185,8 @@ impl From<picrypt_core::Error> for ApiError {
             | E::InsecureScheme(_)
             | E::Unverifiable(_)
             | E::Verification => 422,
-            E::Random(_) => 500,
+            E::Random(_) | E::NotBuilt(_) => 500,
+            _ => 500,
         };
         ApiError::new(status, e.code(), e.to_string())
     }

@@ -157,7 +157,7 @@ fn health(app: &App) -> String {
         "service": "picrypt-function",
         "version": env!("CARGO_PKG_VERSION"),
         "container_version": picrypt_core::format::VERSION,
-        "schemes": Scheme::ALL.iter().map(|s| s.name()).collect::<Vec<_>>(),
+        "schemes": Scheme::all().map(|s| s.name()).collect::<Vec<_>>(),
         "ops": Op::ALL.iter().map(|o| o.name()).collect::<Vec<_>>(),
         "s3": app.config.bucket.is_some(),
         "max_request_bytes": LAMBDA_PAYLOAD_LIMIT,
@@ -282,17 +282,16 @@ async fn diff(
     let t = Instant::now();
     let mut response = DiffResponse {
         result: result_location,
-        scheme: header.scheme.name().to_string(),
+        scheme: header.scheme().name().to_string(),
         op: op.name().to_string(),
-        width: header.shape.width,
-        height: header.shape.height,
-        channels: header.shape.channels,
+        width: header.shape().width(),
+        height: header.shape().height(),
+        channels: header.shape().channels(),
         bytes,
         server_ms: 0.0,
         timing,
         request_id: request_id.to_string(),
-        warning: (header.scheme == Scheme::Shuffle)
-            .then(|| picrypt_core::scheme::shuffle::WARNING.to_string()),
+        warning: header.scheme().warning().map(str::to_string),
     };
     response.timing.encode_ms += ms(t);
     response.server_ms = ms(started);
@@ -307,9 +306,9 @@ async fn diff(
 fn apply_verified(op: Op, a: &[u8], b: &[u8]) -> Result<(Vec<u8>, Header), ApiError> {
     let result = ops::apply_bytes(op, a, b)?;
     let verify = || -> picrypt_core::Result<Header> {
-        let (ha, _, _) = Header::parse(a)?;
-        let (hb, _, _) = Header::parse(b)?;
-        let header = ContainerRef::parse(&result)?.header;
+        let (ha, _) = Header::parse(a)?;
+        let (hb, _) = Header::parse(b)?;
+        let header = ContainerRef::parse(&result)?.header().clone();
         ops::check_result_of(op, &ha, &hb, &header)?;
         Ok(header)
     };

@@ -4,8 +4,7 @@
 use base64::Engine;
 use lambda_http::{Body, Request, Response};
 use picrypt_core::ops::{self, Op};
-use picrypt_core::scheme::mask::{self, MaskKey};
-use picrypt_core::{Container, Image};
+use picrypt_core::{verify, Image, Key, Scheme};
 use picrypt_function::{handle, App, Config, LAMBDA_PAYLOAD_LIMIT};
 use serde_json::{json, Value};
 
@@ -85,7 +84,7 @@ fn image(w: u32, h: u32, c: u8, seed: u8) -> Image {
 }
 
 struct Pair {
-    key: MaskKey,
+    key: Key,
     a: Image,
     b: Image,
     ca: Vec<u8>,
@@ -93,10 +92,10 @@ struct Pair {
 }
 
 fn pair(w: u32, h: u32, c: u8) -> Pair {
-    let key = MaskKey::generate().unwrap();
+    let key = Key::generate(Scheme::MASK).unwrap();
     let (a, b) = (image(w, h, c, 3), image(w, h, c, 200));
-    let ca = mask::encrypt(&key, &a).unwrap().to_bytes();
-    let cb = mask::encrypt(&key, &b).unwrap().to_bytes();
+    let ca = key.encrypt(&a).unwrap().to_bytes();
+    let cb = key.encrypt(&b).unwrap().to_bytes();
     Pair { key, a, b, ca, cb }
 }
 
@@ -111,15 +110,15 @@ fn check_inline_result(p: &Pair, response: &Value) {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(encoded)
         .unwrap();
-    let ct = Container::parse(&bytes).unwrap();
-    let pt = mask::decrypt(&p.key, &ct).unwrap();
+    let checked = verify::check_result(Op::Sub, &p.ca, &p.cb, &bytes).unwrap();
+    let pt = checked.decrypt(&p.key).unwrap();
     let expected: Vec<i16> =
-        p.a.data
+        p.a.data()
             .iter()
-            .zip(&p.b.data)
+            .zip(p.b.data())
             .map(|(&x, &y)| x as i16 - y as i16)
             .collect();
-    assert_eq!(pt.values, expected);
+    assert_eq!(pt.values(), expected);
     assert_eq!(response["bytes"].as_u64().unwrap() as usize, bytes.len());
     assert!(response.get("warning").is_none(), "{response}");
 }
@@ -355,7 +354,7 @@ async fn bad_requests_get_their_status_and_code() {
     }
     // Same key, different shape.
     let shaped = pair(6, 4, 3);
-    let ca2 = mask::encrypt(&p.key, &shaped.a).unwrap().to_bytes();
+    let ca2 = p.key.encrypt(&shaped.a).unwrap().to_bytes();
     let r = handle(&app, post(FUNCTION_URL, &diff_body(&p.ca, &ca2))).await;
     assert_eq!(
         (r.status().as_u16(), body_json(&r)["error"]["code"].clone()),
@@ -408,11 +407,11 @@ async fn bad_requests_get_their_status_and_code() {
 /// advice when `sub_sat` meets masked samples.
 #[tokio::test]
 async fn shuffle_sub_sat_and_refusal_on_mask() {
-    use picrypt_core::scheme::shuffle::{self, ShuffleKey, Variant};
-    let key = ShuffleKey::legacy(31337, Variant::Rand).unwrap();
+    use picrypt_core::scheme::shuffle::Variant;
+    let key = Key::shuffle_legacy(31337, Variant::Rand).unwrap();
     let (a, b) = (image(7, 6, 3, 5), image(7, 6, 3, 77));
-    let ca = shuffle::encrypt(&key, &a).unwrap().to_bytes();
-    let cb = shuffle::encrypt(&key, &b).unwrap().to_bytes();
+    let ca = key.encrypt_insecure_legacy(&a).unwrap().to_bytes();
+    let cb = key.encrypt_insecure_legacy(&b).unwrap().to_bytes();
     let body =
         json!({"a": {"inline": b64(&ca)}, "b": {"inline": b64(&cb)}, "op": "sub_sat"}).to_string();
     let r = handle(&app(), post(FUNCTION_URL, &body)).await;
@@ -432,17 +431,19 @@ async fn shuffle_sub_sat_and_refusal_on_mask() {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(v["result"]["inline"].as_str().unwrap())
         .unwrap();
-    let plain = shuffle::decrypt(&key, &Container::parse(&bytes).unwrap())
+    let plain = verify::check_result(Op::SubSat, &ca, &cb, &bytes)
+        .unwrap()
+        .decrypt(&key)
         .unwrap()
         .to_image()
         .unwrap();
     let cv2: Vec<u8> = a
-        .data
+        .data()
         .iter()
-        .zip(&b.data)
+        .zip(b.data())
         .map(|(&x, &y)| x.saturating_sub(y))
         .collect();
-    assert_eq!(plain.data, cv2);
+    assert_eq!(plain.data(), cv2);
 
     let p = pair(4, 4, 1);
     let body = json!({"a": {"inline": b64(&p.ca)}, "b": {"inline": b64(&p.cb)}, "op": "sub_sat"})

@@ -3,8 +3,9 @@
 
 use base64::Engine;
 use lambda_http::{Body, Request, Response};
-use picrypt_core::scheme::mask::{self, MaskKey};
+use picrypt_core::verify::{self, Expect};
 use picrypt_core::{Container, Image};
+use picrypt_core::{Key, Scheme};
 use picrypt_function::{handle, App, Config};
 use picrypt_testkit::S3Server;
 use serde_json::{json, Value};
@@ -32,7 +33,7 @@ struct Fixture {
     server: S3Server,
     bucket: String,
     app: App,
-    key: MaskKey,
+    key: Key,
     a: Image,
     b: Image,
 }
@@ -53,7 +54,7 @@ impl Fixture {
             server,
             bucket,
             app,
-            key: MaskKey::generate().unwrap(),
+            key: Key::generate(Scheme::MASK).unwrap(),
             a: image(w, h, 1),
             b: image(w, h, 99),
         }
@@ -66,12 +67,12 @@ impl Fixture {
     async fn upload_pair(&self) {
         self.upload(
             "picrypt/in/a.picrypt",
-            mask::encrypt(&self.key, &self.a).unwrap().to_bytes(),
+            self.key.encrypt(&self.a).unwrap().to_bytes(),
         )
         .await;
         self.upload(
             "picrypt/in/b.picrypt",
-            mask::encrypt(&self.key, &self.b).unwrap().to_bytes(),
+            self.key.encrypt(&self.b).unwrap().to_bytes(),
         )
         .await;
     }
@@ -90,15 +91,16 @@ impl Fixture {
     }
 
     fn check(&self, container: &[u8]) {
-        let pt = mask::decrypt(&self.key, &Container::parse(container).unwrap()).unwrap();
+        let c = Container::parse(container).unwrap();
+        let pt = verify::decrypt(&self.key, &c, Expect::Difference).unwrap();
         let expected: Vec<i16> = self
             .a
-            .data
+            .data()
             .iter()
-            .zip(&self.b.data)
+            .zip(self.b.data())
             .map(|(&x, &y)| x as i16 - y as i16)
             .collect();
-        assert_eq!(pt.values, expected);
+        assert_eq!(pt.values(), expected);
     }
 }
 
@@ -129,8 +131,8 @@ async fn s3_sources_inline_and_s3_outputs() {
     );
     f.check(&f.download("picrypt/out/d.picrypt").await.unwrap());
     // Inline in, S3 out.
-    let ca = mask::encrypt(&f.key, &f.a).unwrap().to_bytes();
-    let cb = mask::encrypt(&f.key, &f.b).unwrap().to_bytes();
+    let ca = f.key.encrypt(&f.a).unwrap().to_bytes();
+    let cb = f.key.encrypt(&f.b).unwrap().to_bytes();
     let b64 = |x: &[u8]| base64::engine::general_purpose::STANDARD.encode(x);
     let r = handle(&f.app, post(&json!({"a": {"inline": b64(&ca)}, "b": {"inline": b64(&cb)}, "output": s3("picrypt/out/e.picrypt")}))).await;
     assert_eq!(r.status(), 200, "{}", body_json(&r));
@@ -166,11 +168,8 @@ async fn s3_access_is_confined_to_the_bucket_and_prefix() {
     let f = Fixture::new(8, 8).await;
     f.upload_pair().await;
     // An object the function's role could reach but the caller must not: outside the prefix.
-    f.upload(
-        "secret/a.picrypt",
-        mask::encrypt(&f.key, &f.a).unwrap().to_bytes(),
-    )
-    .await;
+    f.upload("secret/a.picrypt", f.key.encrypt(&f.a).unwrap().to_bytes())
+        .await;
     let other_bucket = f.server.bucket("other").await;
     let b = s3("picrypt/in/b.picrypt");
     let cases = [
@@ -214,10 +213,10 @@ async fn s3_access_is_confined_to_the_bucket_and_prefix() {
 async fn failed_diff_leaves_no_object() {
     let f = Fixture::new(8, 8).await;
     f.upload_pair().await;
-    let stranger = MaskKey::generate().unwrap();
+    let stranger = Key::generate(Scheme::MASK).unwrap();
     f.upload(
         "picrypt/in/c.picrypt",
-        mask::encrypt(&stranger, &f.b).unwrap().to_bytes(),
+        stranger.encrypt(&f.b).unwrap().to_bytes(),
     )
     .await;
     f.upload("picrypt/in/junk.picrypt", b"not a container".to_vec())

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use lambda_http::{Body, Request, Response};
-use picrypt_core::scheme::mask::{self, MaskKey};
+use picrypt_core::verify::{self, Expect};
 use picrypt_core::{Container, Image};
+use picrypt_core::{Key, Scheme};
 use picrypt_function::storage::Settings;
 use picrypt_function::{handle, App, Config};
 use picrypt_testkit::{Fault, FaultProxy, Injection, S3Server};
@@ -51,7 +52,7 @@ struct Fixture {
     proxy: FaultProxy,
     bucket: String,
     app: App,
-    key: MaskKey,
+    key: Key,
     a: Image,
     b: Image,
 }
@@ -77,7 +78,7 @@ impl Fixture {
             proxy,
             bucket,
             app,
-            key: MaskKey::generate().unwrap(),
+            key: Key::generate(Scheme::MASK).unwrap(),
             a: image(64, 48, 1),
             b: image(64, 48, 99),
         };
@@ -87,7 +88,7 @@ impl Fixture {
     }
 
     fn ciphertext(&self, image: &Image) -> Vec<u8> {
-        mask::encrypt(&self.key, image).unwrap().to_bytes()
+        self.key.encrypt(image).unwrap().to_bytes()
     }
 
     /// Straight to moto, past the proxy.
@@ -134,15 +135,16 @@ impl Fixture {
 
     /// Checks that `container` decrypts to A − B.
     fn check(&self, container: &[u8]) {
-        let pt = mask::decrypt(&self.key, &Container::parse(container).unwrap()).unwrap();
+        let c = Container::parse(container).unwrap();
+        let pt = verify::decrypt(&self.key, &c, Expect::Difference).unwrap();
         let expected: Vec<i16> = self
             .a
-            .data
+            .data()
             .iter()
-            .zip(&self.b.data)
+            .zip(self.b.data())
             .map(|(&x, &y)| x as i16 - y as i16)
             .collect();
-        assert_eq!(pt.values, expected);
+        assert_eq!(pt.values(), expected);
     }
 
     async fn check_stored(&self) {

@@ -12,12 +12,12 @@ fuzz_target!(|data: &[u8]| {
     let header = Header::parse(data);
     match Container::parse(data) {
         Ok(c) => {
-            let (h, header_len, payload_len) = header.expect("Container::parse accepted what Header::parse refused");
-            assert_eq!(h, c.header, "Header::parse and Container::parse disagree");
-            assert_eq!(header_len + payload_len, data.len());
+            let (h, header_len) = header.expect("Container::parse accepted what Header::parse refused");
+            assert_eq!(&h, c.header(), "Header::parse and Container::parse disagree");
+            assert_eq!(header_len as u64 + h.payload_len(), data.len() as u64);
             assert_eq!(c.encoded_len(), data.len());
             assert_eq!(c.to_bytes(), data, "to_bytes does not round-trip");
-            assert_eq!(c.header.to_bytes(), &data[..header_len]);
+            assert_eq!(c.header().to_bytes(), &data[..header_len]);
             let r = ContainerRef::parse(data).expect("ContainerRef::parse refused what Container::parse accepted");
             assert_eq!(r.to_owned(), c);
         }

@@ -29,9 +29,9 @@ fuzz_target!(|data: &[u8]| {
         .unwrap_or_else(|e| panic!("apply_bytes produced a container that does not parse: {e}"));
     assert_eq!(c.to_bytes(), out, "result does not round-trip");
     // Both inputs parsed (else apply_bytes failed), and the result claims to be op(A, B).
-    let ha = ContainerRef::parse(a).expect("A parsed inside apply_bytes").header;
-    let hb = ContainerRef::parse(b).expect("B parsed inside apply_bytes").header;
-    ops::check_result_of(op, &ha, &hb, &c.header).expect("result header is not op(A, B)");
+    let ra = ContainerRef::parse(a).expect("A parsed inside apply_bytes");
+    let rb = ContainerRef::parse(b).expect("B parsed inside apply_bytes");
+    ops::check_result_of(op, ra.header(), rb.header(), c.header()).expect("result header is not op(A, B)");
     // The owned-container path computes the same bytes.
     let ca = Container::parse(a).unwrap();
     let cb = Container::parse(b).unwrap();

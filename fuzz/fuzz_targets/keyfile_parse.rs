@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use picrypt_core::keyfile::Key;
+use picrypt_core::Key;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(key) = Key::parse(data) {

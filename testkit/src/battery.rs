@@ -8,11 +8,9 @@
 
 use base64::Engine;
 use picrypt_core::format::{Scheme, FIXED_HEADER_LEN};
-use picrypt_core::keyfile::Key;
 use picrypt_core::ops::{self, Op};
-use picrypt_core::scheme::mask::{self, MaskKey};
-use picrypt_core::scheme::shuffle::{ShuffleKey, Variant};
-use picrypt_core::{scheme, verify, Container, Error, Image};
+use picrypt_core::scheme::shuffle::Variant;
+use picrypt_core::{verify, Container, Error, Image, Key};
 use serde_json::{json, Value};
 
 /// The function's request and response limit (docs/API.md: 6 291 456 bytes).
@@ -79,7 +77,7 @@ impl Case {
             needs: Needs::Any,
             mentions: None,
             allow: None,
-            scheme: Scheme::Mask,
+            scheme: Scheme::MASK,
         }
     }
 
@@ -184,20 +182,18 @@ pub fn image_b() -> Image {
 
 impl Fixture {
     pub fn new(bucket: Option<String>) -> Fixture {
-        let mask_key = Key::Mask(MaskKey::from_bytes(&[7; 32]));
-        let bfv_key = Key::generate(Scheme::Bfv).unwrap();
-        let shuffle_key = Key::Shuffle(ShuffleKey::legacy(31337, Variant::Rand).unwrap());
+        let mask_key = Key::mask_from_secret(&[7; 32]);
+        let bfv_key = Key::generate(Scheme::BFV).unwrap();
+        let shuffle_key = Key::shuffle_legacy(31337, Variant::Rand).unwrap();
         let (ia, ib) = (image_a(), image_b());
         let enc = |key: &Key, img: &Image| -> Vec<u8> {
-            match key {
+            if key.scheme() == Scheme::MASK {
                 // Fixed nonces: the table's expectations for tag bits are exact.
-                Key::Mask(k) => {
-                    let nonce = [img.data.len() as u8 ^ img.data[img.data.len() - 1]; 24];
-                    mask::encrypt_with_nonce(k, img, &nonce).unwrap().to_bytes()
-                }
-                other => scheme::encrypt_insecure_legacy(other, img)
-                    .unwrap()
-                    .to_bytes(),
+                let data = img.data();
+                let nonce = [data.len() as u8 ^ data[data.len() - 1]; 24];
+                key.encrypt_with_nonce(img, &nonce).unwrap().to_bytes()
+            } else {
+                key.encrypt_insecure_legacy(img).unwrap().to_bytes()
             }
         };
         let keys = [&mask_key, &bfv_key, &shuffle_key];
@@ -210,9 +206,9 @@ impl Fixture {
             })
             .collect::<Vec<_>>();
         let strangers = [
-            Key::Mask(MaskKey::from_bytes(&[8; 32])),
-            Key::generate(Scheme::Bfv).unwrap(),
-            Key::Shuffle(ShuffleKey::legacy(31337, Variant::Rand).unwrap()),
+            Key::mask_from_secret(&[8; 32]),
+            Key::generate(Scheme::BFV).unwrap(),
+            Key::shuffle_legacy(31337, Variant::Rand).unwrap(),
         ];
         let other_key = strangers
             .iter()
@@ -257,9 +253,10 @@ impl Fixture {
 
     pub fn key(&self, scheme: Scheme) -> &Key {
         match scheme {
-            Scheme::Mask => &self.mask_key,
-            Scheme::Bfv => &self.bfv_key,
-            Scheme::Shuffle => &self.shuffle_key,
+            Scheme::MASK => &self.mask_key,
+            Scheme::BFV => &self.bfv_key,
+            Scheme::SHUFFLE => &self.shuffle_key,
+            other => panic!("no fixture for {other}"),
         }
     }
 
@@ -273,7 +270,7 @@ impl Fixture {
 
     /// Objects the S3-configured function's bucket holds during the battery.
     pub fn objects(&self) -> Vec<(String, Vec<u8>)> {
-        let p = self.pair(Scheme::Mask);
+        let p = self.pair(Scheme::MASK);
         let mut big = p.a.clone();
         big.resize(MAX_OBJECT_BYTES as usize + 1, 0);
         vec![
@@ -307,7 +304,7 @@ impl Fixture {
         let decrypted = verify::decrypt_trusting_source(
             self.key(case.scheme),
             &container,
-            verify::Expect::claimed_by(&container.header),
+            verify::Expect::claimed_by(container.header()),
         );
         match (tampered, decrypted) {
             (true, Err(_)) => Ok(()),
@@ -320,7 +317,7 @@ impl Fixture {
 
 /// A valid diff of the fresh mask pair: it must work before and after the battery.
 pub fn valid_diff(fx: &Fixture) -> Case {
-    let p = fx.pair(Scheme::Mask);
+    let p = fx.pair(Scheme::MASK);
     Case::json("valid", "valid diff", &diff_body(&p.a, &p.b))
         .expect(Expect::Computed { tampered: false })
 }
@@ -370,12 +367,13 @@ pub const FIELDS: [(&str, usize, usize); 16] = [
 pub fn header_fields(scheme: Scheme) -> Vec<(&'static str, usize, usize)> {
     let mut fields = FIELDS.to_vec();
     match scheme {
-        Scheme::Mask => {
+        Scheme::MASK => {
             fields.push(("term nonce", 68, 24));
             fields.push(("term sign", 92, 1));
         }
-        Scheme::Bfv => fields.push(("extension", 68, 1)),
-        Scheme::Shuffle => fields.push(("extension", 68, 9)),
+        Scheme::BFV => fields.push(("extension", 68, 1)),
+        Scheme::SHUFFLE => fields.push(("extension", 68, 9)),
+        other => panic!("no header table for {other}"),
     }
     fields
 }
@@ -467,21 +465,21 @@ pub fn flip_expect(scheme: Scheme, field: &str, original: &[u8], bit: usize) -> 
         (_, "key_id") => refused(422, "key_mismatch"),
         // The tag must be a field element; below p the server cannot tell (no key), but
         // decryption must.
-        (Scheme::Mask, "tag") => {
+        (Scheme::MASK, "tag") => {
             let tag = u64::from_le_bytes(original.try_into().unwrap()) ^ (1 << bit);
-            if tag >= mask::P {
+            if tag >= (1 << 61) - 1 {
                 BAD_CONTAINER
             } else {
                 Expect::Computed { tampered: true }
             }
         }
-        (Scheme::Mask, "term nonce") => Expect::Computed { tampered: true },
+        (Scheme::MASK, "term nonce") => Expect::Computed { tampered: true },
         // bfv headers carry no MAC: a narrower declared range ([2^i, 255] or [0, 255 − 2^i])
         // still combines, and decryption refuses the values outside it. Shuffle operands
         // are checked against their range when combined, so they are refused.
-        (Scheme::Bfv, "range_min" | "range_max") if bit < 8 => Expect::Computed { tampered: true },
+        (Scheme::BFV, "range_min" | "range_max") if bit < 8 => Expect::Computed { tampered: true },
         // [0, 511] fits 2^9 alone, but A − B then spans 767 values.
-        (Scheme::Bfv, "range_max") if bit == 8 => refused(422, "range_overflow"),
+        (Scheme::BFV, "range_max") if bit == 8 => refused(422, "range_overflow"),
         _ => BAD_CONTAINER,
     }
 }
@@ -493,7 +491,7 @@ pub fn flip_expect(scheme: Scheme, field: &str, original: &[u8], bit: usize) -> 
 pub fn shape_expect(scheme: Scheme, bytes: &[u8]) -> Expect {
     let word = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as u64;
     let (w, h, c) = (word(12), word(16), bytes[20] as u64);
-    if scheme == Scheme::Bfv && w > 0 && h > 0 && (1..=4).contains(&c) && w * h * c <= 2048 {
+    if scheme == Scheme::BFV && w > 0 && h > 0 && (1..=4).contains(&c) && w * h * c <= 2048 {
         Expect::Refused {
             status: 422,
             code: "shape_mismatch",
@@ -536,8 +534,8 @@ fn bit_flips(fx: &Fixture) -> Vec<Case> {
         // Beyond the header: padding bits of the last payload byte must be zero, and a
         // payload the server cannot check is caught by decryption.
         let samples = (W * H) as usize * C as usize;
-        if p.scheme != Scheme::Bfv {
-            let bits = if p.scheme == Scheme::Mask { 9 } else { 8 };
+        if p.scheme != Scheme::BFV {
+            let bits = if p.scheme == Scheme::MASK { 9 } else { 8 };
             if samples * bits % 8 != 0 {
                 let mut bytes = p.a.clone();
                 *bytes.last_mut().unwrap() |= 0x80;
@@ -551,7 +549,7 @@ fn bit_flips(fx: &Fixture) -> Vec<Case> {
                 ));
             }
         }
-        if p.scheme == Scheme::Mask {
+        if p.scheme == Scheme::MASK {
             let mut bytes = p.a.clone();
             bytes[FIXED_HEADER_LEN + 25] ^= 1;
             cases.push(operand_case(
@@ -563,7 +561,7 @@ fn bit_flips(fx: &Fixture) -> Vec<Case> {
                 Expect::Computed { tampered: true },
             ));
         }
-        if p.scheme == Scheme::Bfv {
+        if p.scheme == Scheme::BFV {
             // A 23-bit coefficient of all ones is ≥ q0.
             for which in ['A', 'B'] {
                 let mut bytes = if which == 'A' {
@@ -571,7 +569,7 @@ fn bit_flips(fx: &Fixture) -> Vec<Case> {
                 } else {
                     p.b.clone()
                 };
-                let start = header_len(Scheme::Bfv);
+                let start = header_len(Scheme::BFV);
                 bytes[start..start + 3].copy_from_slice(&[0xff, 0xff, 0x7f]);
                 cases.push(operand_case(
                     "header bit flips",
@@ -646,9 +644,10 @@ fn length_fields(fx: &Fixture) -> Vec<Case> {
             ] {
                 let n = w as u128 * h as u128 * c as u128;
                 let payload = match p.scheme {
-                    Scheme::Mask => (n * 9).div_ceil(8),
-                    Scheme::Shuffle => n,
-                    Scheme::Bfv => n.div_ceil(2048) * 11_776,
+                    Scheme::MASK => (n * 9).div_ceil(8),
+                    Scheme::SHUFFLE => n,
+                    Scheme::BFV => n.div_ceil(2048) * 11_776,
+                    other => panic!("no payload rule for {other}"),
                 };
                 let mut bytes = full.clone();
                 bytes[12..16].copy_from_slice(&w.to_le_bytes());
@@ -725,7 +724,7 @@ fn mismatches(fx: &Fixture) -> Vec<Case> {
             );
         }
         let d = fx.diff(s);
-        if s != Scheme::Shuffle {
+        if s != Scheme::SHUFFLE {
             for (name, a, b) in [
                 ("difference − fresh", d, &p.b[..]),
                 ("fresh − difference", &p.a[..], d),
@@ -738,7 +737,7 @@ fn mismatches(fx: &Fixture) -> Vec<Case> {
             }
         }
         // Only the shuffle scheme's 8-bit samples saturate.
-        let expect = if s == Scheme::Shuffle {
+        let expect = if s == Scheme::SHUFFLE {
             Expect::Computed { tampered: false }
         } else {
             Expect::Refused {
@@ -756,8 +755,8 @@ fn mismatches(fx: &Fixture) -> Vec<Case> {
             .scheme(s),
         );
     }
-    let sh = fx.pair(Scheme::Shuffle);
-    let d = fx.diff(Scheme::Shuffle);
+    let sh = fx.pair(Scheme::SHUFFLE);
+    let d = fx.diff(Scheme::SHUFFLE);
     cases.push(
         Case::json(
             cat,
@@ -770,7 +769,7 @@ fn mismatches(fx: &Fixture) -> Vec<Case> {
     cases.push(
         Case::json(cat, "shuffle: k 9 − k 8", &pair(d, &sh.b, None))
             .expect(Expect::Computed { tampered: false })
-            .scheme(Scheme::Shuffle),
+            .scheme(Scheme::SHUFFLE),
     );
     for (name, a, b) in [
         ("shuffle: sub_sat of k 9 − k 8", d, &sh.b[..]),
@@ -786,7 +785,7 @@ fn mismatches(fx: &Fixture) -> Vec<Case> {
 /// Bodies that are not JSON, or not a diff request.
 fn json_cases(fx: &Fixture) -> Vec<Case> {
     let cat = "json";
-    let p = fx.pair(Scheme::Mask);
+    let p = fx.pair(Scheme::MASK);
     let (a, b) = (b64(&p.a), b64(&p.b));
     let valid = format!(r#"{{"a": {{"inline": "{a}"}}, "b": {{"inline": "{b}"}}}}"#);
     let mut bodies: Vec<(String, Vec<u8>)> = vec![
@@ -907,7 +906,7 @@ fn json_cases(fx: &Fixture) -> Vec<Case> {
 /// Every field with a value of every wrong type, and numbers of every awkward kind.
 fn wrong_types(fx: &Fixture) -> Vec<Case> {
     let cat = "wrong types and numbers";
-    let p = fx.pair(Scheme::Mask);
+    let p = fx.pair(Scheme::MASK);
     let wrong: Vec<(&str, Value)> = vec![
         ("null", json!(null)),
         ("true", json!(true)),
@@ -1031,7 +1030,7 @@ fn wrong_types(fx: &Fixture) -> Vec<Case> {
 fn base64_cases(fx: &Fixture) -> Vec<Case> {
     let cat = "base64";
     let mut cases = Vec::new();
-    let p = fx.pair(Scheme::Mask);
+    let p = fx.pair(Scheme::MASK);
     let encoded = b64(&p.a);
     let with_symbols = {
         let mut x = p.a.clone();
@@ -1122,7 +1121,7 @@ fn base64_cases(fx: &Fixture) -> Vec<Case> {
 /// NUL, bidi controls and other unicode where strings go; empty values everywhere.
 fn unicode_and_empty(fx: &Fixture) -> Vec<Case> {
     let cat = "unicode and empty values";
-    let p = fx.pair(Scheme::Mask);
+    let p = fx.pair(Scheme::MASK);
     let mut cases = Vec::new();
     let texts = [
         "",
@@ -1179,7 +1178,7 @@ fn unicode_and_empty(fx: &Fixture) -> Vec<Case> {
 /// S3 location is refused as not configured.
 fn s3_cases(fx: &Fixture) -> Vec<Case> {
     let cat = "s3 sources and outputs";
-    let p = fx.pair(Scheme::Mask);
+    let p = fx.pair(Scheme::MASK);
     let mut cases = Vec::new();
     let long_ok = format!("{PREFIX}{}", "k".repeat(1024 - PREFIX.len()));
     let too_long = format!("{long_ok}k");
@@ -1406,7 +1405,7 @@ fn truncate(s: &str) -> String {
 /// Bodies at and over the 6 MB limit.
 fn oversized(fx: &Fixture) -> Vec<Case> {
     let cat = "oversized bodies";
-    let p = fx.pair(Scheme::Mask);
+    let p = fx.pair(Scheme::MASK);
     let mut cases = vec![
         Case::post(cat, "limit + 1 bytes of x", vec![b'x'; LIMIT + 1])
             .refused(413, "request_too_large"),
@@ -1501,7 +1500,7 @@ fn methods(_: &Fixture) -> Vec<Case> {
 /// Content types other than application/json, and the spellings of it that are fine.
 fn content_types(fx: &Fixture) -> Vec<Case> {
     let cat = "content types";
-    let p = fx.pair(Scheme::Mask);
+    let p = fx.pair(Scheme::MASK);
     let body = diff_body(&p.a, &p.b).to_string();
     let mut cases = Vec::new();
     for ct in [

@@ -16,21 +16,33 @@
 
 use chacha20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
 use chacha20::{ChaCha20, XChaCha20};
-use rayon::prelude::*;
 use subtle::ConstantTimeEq;
-use zeroize::{Zeroize, ZeroizeOnDrop};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
-use super::Plaintext;
-use crate::error::{os_random, Error, Result};
-use crate::format::{Container, Header, KeyId, Scheme, Sign, Term, ValueRange};
-use crate::image_io::Image;
+use crate::error::{Error, Result};
+use crate::format::{
+    packed_len, Container, ContainerRef, Header, KeyId, Scheme, Sign, Term, ValueRange,
+};
+use crate::image::{Image, Plaintext};
+use crate::op::Op;
 use crate::packing::{self, LaneOp};
+#[allow(unused_imports)]
+use crate::par::*;
+use crate::random;
+#[cfg(feature = "kat")]
+use crate::scheme::interface::Key;
+use crate::scheme::interface::{Expect, Integrity, KeyKind, KeyMaterial, SchemeImpl};
+
+impl Scheme {
+    /// Additive XChaCha20 masking with a homomorphic MAC: the default.
+    pub const MASK: Scheme = Scheme::from_id(1);
+}
 
 /// Modulus bits of fresh ciphertexts of 8-bit images: the smallest modulus in which the
 /// difference of two 8-bit samples (−255..=255) keeps its sign.
-pub const MODULUS_BITS: u8 = 9;
+const MODULUS_BITS: u8 = 9;
 /// The MAC's prime field: p = 2^61 − 1.
-pub const P: u64 = (1 << 61) - 1;
+const P: u64 = (1 << 61) - 1;
 /// Bits per packed MAC element; `⌊60 / (k+1)⌋` signed k+1-bit slots fit below 2^60 < p.
 const MAC_ELEMENT_BITS: u32 = 60;
 /// Samples per parallel work unit: a multiple of 8 (whole packed bytes) and of every
@@ -42,9 +54,185 @@ const CONTEXT_MAC_COEFFICIENTS: &str = "picrypt 2026-11-26 mask v1 mac coefficie
 const CONTEXT_MAC_PADS: &str = "picrypt 2026-11-26 mask v1 mac pad subkey";
 const CONTEXT_KEY_ID: &str = "picrypt 2026-11-26 mask v1 key id";
 
+/// The mask scheme in the table of schemes.
+pub(super) struct Mask;
+pub(super) static MASK: Mask = Mask;
+
+impl SchemeImpl for Mask {
+    fn scheme(&self) -> Scheme {
+        Scheme::MASK
+    }
+
+    fn name(&self) -> &'static str {
+        "mask"
+    }
+
+    fn summary(&self) -> &'static str {
+        "additive XChaCha20 masking with a homomorphic MAC (default; results verified)"
+    }
+
+    fn integrity(&self) -> Integrity {
+        Integrity::Tag
+    }
+
+    fn validate_header(&self, h: &Header) -> Result<()> {
+        if h.modulus_bits != MODULUS_BITS {
+            return Err(Error::format(format!(
+                "mask ciphertexts are stored mod 2^{MODULUS_BITS}, not 2^{}",
+                h.modulus_bits
+            )));
+        }
+        if h.terms.is_empty() {
+            return Err(Error::format("mask ciphertext without terms"));
+        }
+        let tag = h
+            .tag
+            .ok_or_else(|| Error::format("mask ciphertext without integrity tag"))?;
+        if tag >= P {
+            return Err(Error::format("tag is not a field element"));
+        }
+        if !h.ext.is_empty() {
+            return Err(Error::format("mask ciphertext with a scheme extension"));
+        }
+        let (min, max) = range_of_terms(h.sample_bits, &h.terms);
+        if (h.range.min() as i64, h.range.max() as i64) != (min, max) {
+            return Err(Error::format(format!(
+                "value range {} inconsistent with its terms (expected [{min}, {max}])",
+                h.range
+            )));
+        }
+        Ok(())
+    }
+
+    fn payload_len(&self, h: &Header) -> Option<u64> {
+        Some(packed_len(h.shape.samples(), h.modulus_bits) as u64)
+    }
+
+    fn validate_payload(&self, h: &Header, payload: &[u8]) -> Result<()> {
+        if !packing::padding_is_zero(payload, h.modulus_bits, h.shape.samples()) {
+            return Err(Error::format("nonzero padding bits after the last sample"));
+        }
+        Ok(())
+    }
+
+    fn result_header(&self, op: Op, a: &Header, b: &Header) -> Result<Header> {
+        match op {
+            Op::Sub => sub_header(a, b),
+            Op::SubSat => Err(Error::UnsupportedOp(
+                "sub_sat (saturating) cannot be computed on masked samples, whose signs the server cannot see: use op sub and render the result with --render saturate".into(),
+            )),
+        }
+    }
+
+    fn compute(
+        &self,
+        _op: Op,
+        a: &ContainerRef<'_>,
+        b: &ContainerRef<'_>,
+        result: &Header,
+        out: &mut [u8],
+    ) -> Result<()> {
+        packing::sub_packed_into(a.payload, b.payload, result.modulus_bits, out);
+        Ok(())
+    }
+
+    fn is_expected(&self, h: &Header, expect: Expect) -> bool {
+        let signs: Vec<Sign> = h.terms.iter().map(|t| t.sign()).collect();
+        match expect {
+            Expect::Image => signs == [Sign::Plus],
+            Expect::Difference => signs == [Sign::Plus, Sign::Minus],
+        }
+    }
+
+    fn generate_key(&self) -> Result<Box<dyn KeyMaterial>> {
+        Ok(Box::new(MaskKey::generate()?))
+    }
+
+    fn parse_key(&self, kind: KeyKind, id: KeyId, body: &[u8]) -> Result<Box<dyn KeyMaterial>> {
+        if kind != KeyKind::Secret {
+            return Err(Error::Key("mask keys are secret keys only".into()));
+        }
+        let secret: &[u8; 32] = body
+            .try_into()
+            .map_err(|_| Error::Key(format!("mask key must be 32 bytes, found {}", body.len())))?;
+        let key = MaskKey::from_bytes(secret);
+        if key.id != id {
+            return Err(Error::Key(
+                "key id does not match the key material (the file is damaged)".into(),
+            ));
+        }
+        Ok(Box::new(key))
+    }
+
+    fn preview(&self, c: &Container) -> Vec<u8> {
+        let h = &c.header;
+        let shift = h.modulus_bits - 8;
+        packing::unpack(&c.payload, h.modulus_bits, h.shape.samples())
+            .into_iter()
+            .map(|v| (v >> shift) as u8)
+            .collect()
+    }
+}
+
+impl KeyMaterial for MaskKey {
+    fn scheme(&self) -> Scheme {
+        Scheme::MASK
+    }
+
+    fn id(&self) -> KeyId {
+        self.id
+    }
+
+    fn kind(&self) -> KeyKind {
+        KeyKind::Secret
+    }
+
+    fn public(&self) -> Option<Box<dyn KeyMaterial>> {
+        None
+    }
+
+    fn body(&self) -> Zeroizing<Vec<u8>> {
+        Zeroizing::new(self.secret.to_vec())
+    }
+
+    fn encrypt(&self, image: &Image) -> Result<Container> {
+        let mut nonce = [0u8; 24];
+        random::fill(&mut nonce)?;
+        encrypt_with_nonce(self, image, &nonce)
+    }
+
+    fn decrypt(&self, c: &Container) -> Result<Plaintext> {
+        decrypt(self, c)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// Known-answer tests need fixed keys and nonces; nothing else may choose a nonce.
+#[cfg(feature = "kat")]
+impl Key {
+    /// The mask key of these 32 secret bytes. Only for known-answer tests (`kat`).
+    pub fn mask_from_secret(secret: &[u8; 32]) -> Key {
+        Key(Box::new(MaskKey::from_bytes(secret)))
+    }
+
+    /// Encrypts under a caller-chosen nonce (mask keys only). Only for known-answer tests
+    /// (`kat`): reusing a nonce with the same key reveals the difference of two images.
+    pub fn encrypt_with_nonce(&self, image: &Image, nonce: &[u8; 24]) -> Result<Container> {
+        let key = self
+            .0
+            .as_any()
+            .downcast_ref::<MaskKey>()
+            .ok_or_else(|| Error::Key("only mask keys take a nonce".into()))?;
+        encrypt_with_nonce(key, image, nonce)
+    }
+}
+
 /// A secret key of the mask scheme: 32 random bytes and the subkeys derived from them.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
-pub struct MaskKey {
+pub(crate) struct MaskKey {
     secret: [u8; 32],
     keystream_key: [u8; 32],
     mac_coefficient_key: [u8; 32],
@@ -61,33 +249,24 @@ impl std::fmt::Debug for MaskKey {
 
 impl MaskKey {
     /// A new key from the operating system's CSPRNG.
-    pub fn generate() -> Result<MaskKey> {
+    fn generate() -> Result<MaskKey> {
         let mut secret = [0u8; 32];
-        os_random(&mut secret)?;
+        random::fill(&mut secret)?;
         let key = MaskKey::from_bytes(&secret);
         secret.zeroize();
         Ok(key)
     }
 
     /// Derives the subkeys of a 32-byte secret with BLAKE3 `derive_key`.
-    pub fn from_bytes(secret: &[u8; 32]) -> MaskKey {
+    pub(crate) fn from_bytes(secret: &[u8; 32]) -> MaskKey {
         let id_bytes = blake3::derive_key(CONTEXT_KEY_ID, secret);
         MaskKey {
             secret: *secret,
             keystream_key: blake3::derive_key(CONTEXT_KEYSTREAM, secret),
             mac_coefficient_key: blake3::derive_key(CONTEXT_MAC_COEFFICIENTS, secret),
             mac_pad_key: blake3::derive_key(CONTEXT_MAC_PADS, secret),
-            id: KeyId(id_bytes[..16].try_into().unwrap()),
+            id: KeyId::from_bytes(id_bytes[..16].try_into().expect("32-byte hash")),
         }
-    }
-
-    /// The secret bytes, for writing a key file.
-    pub fn secret_bytes(&self) -> &[u8; 32] {
-        &self.secret
-    }
-
-    pub fn id(&self) -> KeyId {
-        self.id
     }
 
     /// The one-time pad `s(N)` of a nonce, bound to everything about the image's layout.
@@ -95,9 +274,9 @@ impl MaskKey {
         let mut h = blake3::Hasher::new_keyed(&self.mac_pad_key);
         h.update(nonce);
         h.update(&[header.sample_bits, header.modulus_bits]);
-        h.update(&header.shape.width.to_le_bytes());
-        h.update(&header.shape.height.to_le_bytes());
-        h.update(&[header.shape.channels]);
+        h.update(&header.shape.width().to_le_bytes());
+        h.update(&header.shape.height().to_le_bytes());
+        h.update(&[header.shape.channels()]);
         let out = h.finalize();
         let wide = u128::from_le_bytes(out.as_bytes()[..16].try_into().unwrap());
         (wide % P as u128) as u64
@@ -175,74 +354,36 @@ fn tag_of(h: &Header) -> Result<u64> {
 
 /// The value range a mask ciphertext with these terms must declare: each `+` term adds
 /// `[0, 2^s − 1]`, each `−` term subtracts it.
-pub fn range_of_terms(sample_bits: u8, terms: &[Term]) -> (i64, i64) {
+fn range_of_terms(sample_bits: u8, terms: &[Term]) -> (i64, i64) {
     let top = (1i64 << sample_bits) - 1;
-    let plus = terms.iter().filter(|t| t.sign == Sign::Plus).count() as i64;
+    let plus = terms.iter().filter(|t| t.sign() == Sign::Plus).count() as i64;
     let minus = terms.len() as i64 - plus;
     (-top * minus, top * plus)
 }
 
-/// Checks what a mask header must satisfy beyond the generic format rules.
-pub(crate) fn validate_header(h: &Header) -> Result<()> {
-    if h.modulus_bits != MODULUS_BITS {
-        return Err(Error::format(format!(
-            "mask ciphertexts are stored mod 2^{MODULUS_BITS}, not 2^{}",
-            h.modulus_bits
-        )));
-    }
-    if h.terms.is_empty() {
-        return Err(Error::format("mask ciphertext without terms"));
-    }
-    let tag = h
-        .tag
-        .ok_or_else(|| Error::format("mask ciphertext without integrity tag"))?;
-    if tag >= P {
-        return Err(Error::format("tag is not a field element"));
-    }
-    if !h.ext.is_empty() {
-        return Err(Error::format("mask ciphertext with a scheme extension"));
-    }
-    let (min, max) = range_of_terms(h.sample_bits, &h.terms);
-    if (h.range.min as i64, h.range.max as i64) != (min, max) {
-        return Err(Error::format(format!(
-            "value range {} inconsistent with its terms (expected [{min}, {max}])",
-            h.range
-        )));
-    }
-    Ok(())
-}
-
-/// Encrypts an 8-bit image under a fresh random nonce.
-pub fn encrypt(key: &MaskKey, image: &Image) -> Result<Container> {
-    let mut nonce = [0u8; 24];
-    os_random(&mut nonce)?;
-    encrypt_with_nonce(key, image, &nonce)
-}
-
-/// Encrypts under a caller-chosen nonce. Only for known-answer tests: reusing a nonce
-/// with the same key reveals the difference of the two images.
-pub fn encrypt_with_nonce(key: &MaskKey, image: &Image, nonce: &[u8; 24]) -> Result<Container> {
-    let shape = image.shape()?;
+/// Encrypts under a caller-chosen nonce. Reusing a nonce with the same key reveals the
+/// difference of the two images, so outside this module only known-answer tests reach it
+/// (the `kat` feature).
+fn encrypt_with_nonce(key: &MaskKey, image: &Image, nonce: &[u8; 24]) -> Result<Container> {
+    let shape = image.shape();
     let k = MODULUS_BITS;
     let mut header = Header {
-        scheme: Scheme::Mask,
+        scheme: Scheme::MASK,
         sample_bits: 8,
         modulus_bits: k,
         shape,
         range: ValueRange::of_samples(8),
         key_id: key.id,
         tag: None,
-        terms: vec![Term {
-            nonce: *nonce,
-            sign: Sign::Plus,
-        }],
+        terms: vec![Term::new(*nonce, Sign::Plus)],
         ext: Vec::new(),
+        payload_len: packed_len(shape.samples(), k) as u64,
     };
-    let mut payload = vec![0u8; crate::format::packed_len(shape.samples(), k)];
+    let mut payload = vec![0u8; packed_len(shape.samples(), k)];
     let chunk_bytes = CHUNK_SAMPLES * k as usize / 8;
-    let mac = payload
+    let partials: Vec<u64> = payload
         .par_chunks_mut(chunk_bytes)
-        .zip(image.data.par_chunks(CHUNK_SAMPLES))
+        .zip(image.data().par_chunks(CHUNK_SAMPLES))
         .enumerate()
         .map(|(i, (out, pixels))| {
             // The masks are the keystream read as k-bit lanes: add them to the packed
@@ -254,7 +395,8 @@ pub fn encrypt_with_nonce(key: &MaskKey, image: &Image, nonce: &[u8; 24]) -> Res
             ks.zeroize();
             key.mac_partial(k, i * CHUNK_SAMPLES, pixels)
         })
-        .reduce(|| 0, add_mod);
+        .collect();
+    let mac = partials.into_iter().fold(0, add_mod);
     packing::clear_padding(&mut payload, k, shape.samples());
     header.tag = Some(add_mod(mac, key.pad(nonce, &header)));
     Ok(Container { header, payload })
@@ -263,7 +405,7 @@ pub fn encrypt_with_nonce(key: &MaskKey, image: &Image, nonce: &[u8; 24]) -> Res
 /// The header of `a − b`: terms concatenated (B's negated), ranges subtracted, tags
 /// subtracted. Refuses a result range that would not fit the modulus. The caller has
 /// checked that scheme, key, shape and bits agree.
-pub(crate) fn sub_header(ha: &Header, hb: &Header) -> Result<Header> {
+fn sub_header(ha: &Header, hb: &Header) -> Result<Header> {
     let (min, max) = ha.range.minus(&hb.range);
     if !ValueRange::fits(min, max, ha.modulus_bits) {
         return Err(Error::RangeOverflow(format!(
@@ -274,17 +416,18 @@ pub(crate) fn sub_header(ha: &Header, hb: &Header) -> Result<Header> {
     if ha
         .terms
         .iter()
-        .any(|ta| hb.terms.iter().any(|tb| ta.nonce == tb.nonce))
+        .any(|ta| hb.terms.iter().any(|tb| ta.nonce() == tb.nonce()))
     {
         return Err(Error::SameInput(
             "A and B share a nonce: they are the same ciphertext (or one was made from the other), and a container may name each nonce once".into(),
         ));
     }
     let mut terms = ha.terms.clone();
-    terms.extend(hb.terms.iter().map(|t| Term {
-        nonce: t.nonce,
-        sign: t.sign.negate(),
-    }));
+    terms.extend(
+        hb.terms
+            .iter()
+            .map(|t| Term::new(*t.nonce(), t.sign().negate())),
+    );
     if terms.len() > crate::format::MAX_TERMS {
         return Err(Error::RangeOverflow(format!(
             "the result would have {} terms (at most {})",
@@ -293,10 +436,7 @@ pub(crate) fn sub_header(ha: &Header, hb: &Header) -> Result<Header> {
         )));
     }
     Ok(Header {
-        range: ValueRange {
-            min: min as i32,
-            max: max as i32,
-        },
+        range: ValueRange::fitting(min, max, ha.modulus_bits).expect("checked above"),
         tag: Some(sub_mod(tag_of(ha)?, tag_of(hb)?)),
         terms,
         ..ha.clone()
@@ -308,9 +448,9 @@ pub(crate) fn sub_header(ha: &Header, hb: &Header) -> Result<Header> {
 /// The whole tag is computed over every sample, and the range check folded in, before a
 /// single constant-time decision: which sample or which check failed is never observable,
 /// so a server cannot use accept/reject as an oracle on the plaintext.
-pub fn decrypt(key: &MaskKey, c: &Container) -> Result<Plaintext> {
+fn decrypt(key: &MaskKey, c: &Container) -> Result<Plaintext> {
     let h = &c.header;
-    if h.scheme != Scheme::Mask {
+    if h.scheme != Scheme::MASK {
         return Err(Error::SchemeMismatch(format!(
             "the key is for the mask scheme, the ciphertext uses {}",
             h.scheme
@@ -326,7 +466,7 @@ pub fn decrypt(key: &MaskKey, c: &Container) -> Result<Plaintext> {
     let k = h.modulus_bits;
     let modulus_mask = (1i32 << k) - 1;
     let n = h.shape.samples();
-    let (min, max) = (h.range.min, h.range.max);
+    let (min, max) = (h.range.min(), h.range.max());
     let chunk_bytes = CHUNK_SAMPLES * k as usize / 8;
     let mut values = vec![0i16; n];
     let partials: Vec<(u64, u8)> = values
@@ -337,8 +477,8 @@ pub fn decrypt(key: &MaskKey, c: &Container) -> Result<Plaintext> {
             let mut plain = bytes.to_vec();
             let mut ks = vec![0u8; bytes.len()];
             for term in &h.terms {
-                key.keystream(&term.nonce, (i * chunk_bytes) as u64, &mut ks);
-                let op = match term.sign {
+                key.keystream(term.nonce(), (i * chunk_bytes) as u64, &mut ks);
+                let op = match term.sign() {
                     Sign::Plus => LaneOp::Sub,
                     Sign::Minus => LaneOp::Add,
                 };
@@ -366,8 +506,8 @@ pub fn decrypt(key: &MaskKey, c: &Container) -> Result<Plaintext> {
         out_of_range |= flag;
     }
     for term in &h.terms {
-        let pad = key.pad(&term.nonce, h);
-        expected = match term.sign {
+        let pad = key.pad(term.nonce(), h);
+        expected = match term.sign() {
             Sign::Plus => add_mod(expected, pad),
             Sign::Minus => sub_mod(expected, pad),
         };
@@ -378,7 +518,7 @@ pub fn decrypt(key: &MaskKey, c: &Container) -> Result<Plaintext> {
         values.zeroize();
         return Err(Error::Verification);
     }
-    Ok(Plaintext::new(h.shape, h.range, values))
+    Plaintext::new(h.shape, h.range, values)
 }
 
 #[cfg(test)]

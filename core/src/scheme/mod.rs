@@ -1,125 +1,119 @@
-//! The homomorphic schemes, and what every decrypted result looks like.
+//! The homomorphic schemes, behind one table.
+//!
+//! Each scheme lives in its own module and implements the two traits of `interface`:
+//! its container rules and server operations (always built: a server needs them for
+//! every scheme, and they need no heavy dependency), and its keys (behind the scheme's
+//! cargo feature where they need one: `bfv` links the lattice library, `shuffle` the
+//! permutation code). Everything else in the crate asks the table instead of matching on
+//! the scheme, so adding a scheme is a new module and one line in `SCHEMES`
+//! (docs/ARCHITECTURE.md walks through it).
 
-pub mod bfv;
-pub mod mask;
+mod bfv;
+mod interface;
+mod mask;
 pub mod shuffle;
 
+pub use interface::{Expect, Integrity, Key};
+pub(crate) use interface::{KeyKind, SchemeImpl};
+
 use crate::error::{Error, Result};
-use crate::format::{Header, Scheme, Shape, ValueRange};
-use crate::image_io::Image;
-use crate::packing;
+use crate::format::{Container, Scheme};
+use crate::image::{Image, Plaintext};
 
-/// A decrypted ciphertext: one signed value per sample, in HWC order. The values are
-/// wiped from memory when it is dropped.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Plaintext {
-    pub shape: Shape,
-    /// The range the values are guaranteed to lie in (from the header).
-    pub range: ValueRange,
-    pub values: Vec<i16>,
+/// Every scheme this build knows, in id order.
+static SCHEMES: &[&dyn SchemeImpl] = &[&mask::MASK, &bfv::BFV, &shuffle::SHUFFLE];
+
+/// The scheme of an id, or `None` when this build does not know it.
+pub(crate) fn get(scheme: Scheme) -> Option<&'static dyn SchemeImpl> {
+    SCHEMES.iter().copied().find(|s| s.scheme() == scheme)
 }
 
-impl Drop for Plaintext {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.values);
+/// The scheme of an id, or the error a container or key file of an unknown one gets.
+pub(crate) fn known(scheme: Scheme) -> Result<&'static dyn SchemeImpl> {
+    get(scheme).ok_or_else(|| Error::format(format!("unknown scheme id {}", scheme.id())))
+}
+
+impl Scheme {
+    /// Every scheme this build knows.
+    pub fn all() -> impl Iterator<Item = Scheme> {
+        SCHEMES.iter().map(|s| s.scheme())
+    }
+
+    /// The scheme of a name (`mask`, `bfv`, `shuffle`).
+    pub fn from_name(name: &str) -> Option<Scheme> {
+        SCHEMES
+            .iter()
+            .find(|s| s.name() == name)
+            .map(|s| s.scheme())
+    }
+
+    /// The scheme of an id byte, when this build knows it.
+    pub fn from_id_byte(id: u8) -> Option<Scheme> {
+        get(Scheme::from_id(id)).map(|s| s.scheme())
+    }
+
+    /// Its name in files, flags and the API.
+    pub fn name(self) -> &'static str {
+        get(self).map_or("unknown", |s| s.name())
+    }
+
+    /// One line describing it.
+    pub fn summary(self) -> &'static str {
+        get(self).map_or("", |s| s.summary())
+    }
+
+    /// What it protects.
+    pub fn integrity(self) -> Integrity {
+        get(self).map_or(Integrity::Insecure, |s| s.integrity())
+    }
+
+    /// The warning every tool prints when it touches an insecure scheme.
+    pub fn warning(self) -> Option<&'static str> {
+        (self.integrity() == Integrity::Insecure).then_some(shuffle::WARNING)
     }
 }
 
-impl Plaintext {
-    /// A plaintext of `values` (HWC order) guaranteed to lie in `range`.
-    pub fn new(shape: Shape, range: ValueRange, values: Vec<i16>) -> Plaintext {
-        Plaintext {
-            shape,
-            range,
-            values,
-        }
+impl std::fmt::Display for Scheme {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::fmt::Debug for Scheme {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Scheme({})", self.name())
+    }
+}
+
+impl Key {
+    /// A new random key of a scheme (a legacy shuffle key uses imageshuffle's `Rand`).
+    pub fn generate(scheme: Scheme) -> Result<Key> {
+        known(scheme)?.generate_key().map(Key)
     }
 
-    /// Whether this is an image (every value 0..=255) rather than a difference.
-    pub fn is_image(&self) -> bool {
-        self.range.min >= 0 && self.range.max <= 255
-    }
-
-    /// The image, when this plaintext is one.
-    pub fn to_image(&self) -> Result<Image> {
-        if !self.is_image() {
-            return Err(Error::Image(format!(
-                "values span {}, this is a difference, not an image (render it)",
-                self.range
+    /// Encrypts an image under a fresh nonce. A legacy shuffle key is refused: its
+    /// ciphertexts can be broken (docs/SECURITY.md), so using one must be a decision
+    /// ([`Key::encrypt_insecure_legacy`]), not the effect of a key file someone handed
+    /// over.
+    pub fn encrypt(&self, image: &Image) -> Result<Container> {
+        if let Some(warning) = self.scheme().warning() {
+            return Err(Error::InsecureScheme(format!(
+                "this is a legacy {} key, and {warning}",
+                self.scheme()
             )));
         }
-        Ok(Image {
-            width: self.shape.width,
-            height: self.shape.height,
-            channels: self.shape.channels,
-            data: self.values.iter().map(|&v| v as u8).collect(),
-        })
+        self.0.encrypt(image)
     }
-}
 
-/// Scheme-specific header rules, run by [`Header::parse`].
-pub(crate) fn validate_header(h: &Header) -> Result<()> {
-    match h.scheme {
-        Scheme::Mask => mask::validate_header(h),
-        Scheme::Bfv => bfv::validate_header(h),
-        Scheme::Shuffle => shuffle::validate_header(h),
+    /// Encrypts an image under any key, the insecure legacy shuffle scheme included. Only
+    /// for compatibility with imageshuffle deployments.
+    pub fn encrypt_insecure_legacy(&self, image: &Image) -> Result<Container> {
+        self.0.encrypt(image)
     }
-}
 
-/// Scheme-specific payload rules, run by [`crate::Container::parse`].
-pub(crate) fn validate_payload(h: &Header, payload: &[u8]) -> Result<()> {
-    match h.scheme {
-        Scheme::Mask | Scheme::Shuffle => {
-            if !packing::padding_is_zero(payload, h.modulus_bits, h.shape.samples()) {
-                return Err(Error::format("nonzero padding bits after the last sample"));
-            }
-            Ok(())
-        }
-        // Coefficients are range-checked when the payload is unpacked for an operation.
-        Scheme::Bfv => Ok(()),
-    }
-}
-
-/// Encrypts an image under a key of any secure scheme. A legacy shuffle key is refused:
-/// its ciphertexts can be broken (docs/SECURITY.md), so using one must be a decision
-/// ([`encrypt_insecure_legacy`]), not the effect of a key file someone handed over.
-pub fn encrypt(key: &crate::keyfile::Key, image: &Image) -> Result<crate::Container> {
-    if let crate::keyfile::Key::Shuffle(_) = key {
-        return Err(Error::InsecureScheme(format!(
-            "this is a legacy shuffle key, and {}",
-            shuffle::WARNING
-        )));
-    }
-    encrypt_insecure_legacy(key, image)
-}
-
-/// Encrypts an image under a key of any scheme, the insecure legacy shuffle scheme
-/// included. Only for compatibility with imageshuffle deployments.
-pub fn encrypt_insecure_legacy(
-    key: &crate::keyfile::Key,
-    image: &Image,
-) -> Result<crate::Container> {
-    match key {
-        crate::keyfile::Key::Mask(k) => mask::encrypt(k, image),
-        crate::keyfile::Key::Shuffle(k) => shuffle::encrypt(k, image),
-        crate::keyfile::Key::Bfv(k) => bfv::encrypt_image(k, image),
-    }
-}
-
-/// Decrypts a ciphertext, verifying what the scheme itself can (mask: the tag and the
-/// range; bfv: the range and the zero padding; shuffle: the range), but not what it is
-/// supposed to be: [`crate::verify::decrypt`] checks that.
-pub(crate) fn decrypt_raw(key: &crate::keyfile::Key, c: &crate::Container) -> Result<Plaintext> {
-    if key.scheme() != c.header.scheme {
-        return Err(Error::SchemeMismatch(format!(
-            "the key is for {}, the ciphertext uses {}",
-            key.scheme(),
-            c.header.scheme
-        )));
-    }
-    match key {
-        crate::keyfile::Key::Mask(k) => mask::decrypt(k, c),
-        crate::keyfile::Key::Shuffle(k) => shuffle::decrypt(k, c),
-        crate::keyfile::Key::Bfv(k) => bfv::decrypt_container(k, c),
+    /// Decrypts with every check the scheme itself has, but not what the container is
+    /// supposed to be: [`crate::verify`] checks that first.
+    pub(crate) fn decrypt_unchecked(&self, c: &Container) -> Result<Plaintext> {
+        self.0.decrypt(c)
     }
 }

@@ -22,9 +22,9 @@ pub fn image(width: u32, height: u32, channels: u8, seed: u64) -> Image {
 /// claims to be (image or difference), with every check the scheme has, trusting the
 /// source for bfv (these tests made every ciphertext themselves).
 pub fn open(
-    key: &picrypt_core::keyfile::Key,
+    key: &picrypt_core::Key,
     c: &picrypt_core::Container,
 ) -> picrypt_core::Result<picrypt_core::Plaintext> {
     use picrypt_core::verify::{self, Expect};
-    verify::decrypt_trusting_source(key, c, Expect::claimed_by(&c.header))
+    verify::decrypt_trusting_source(key, c, Expect::claimed_by(c.header()))
 }

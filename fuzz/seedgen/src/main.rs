@@ -9,11 +9,8 @@
 use std::path::{Path, PathBuf};
 
 use base64::Engine;
-use picrypt_core::format::Container;
-use picrypt_core::image_io::{npy, Image};
-use picrypt_core::keyfile::Key;
 use picrypt_core::ops::{self, Op};
-use picrypt_core::scheme::mask::{self, MaskKey};
+use picrypt_core::{npy, Container, Image, Key};
 
 fn image(width: u32, height: u32, channels: u8, seed: u32) -> Image {
     let n = (width * height * channels as u32) as usize;
@@ -36,8 +33,8 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) {
     std::fs::write(dir.join(name), bytes).unwrap();
 }
 
-fn encrypt(key: &MaskKey, img: &Image, n: u8) -> Container {
-    mask::encrypt_with_nonce(key, img, &nonce(n)).unwrap()
+fn encrypt(key: &Key, img: &Image, n: u8) -> Container {
+    key.encrypt_with_nonce(img, &nonce(n)).unwrap()
 }
 
 fn inline_request(a: &[u8], b: &[u8], extra: &str) -> Vec<u8> {
@@ -60,8 +57,8 @@ fn diff_input(a: &[u8], b: &[u8]) -> Vec<u8> {
 
 fn main() {
     let root = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "seeds".into()));
-    let key = MaskKey::from_bytes(&[7u8; 32]);
-    let other_key = MaskKey::from_bytes(&[9u8; 32]);
+    let key = Key::mask_from_secret(&[7u8; 32]);
+    let other_key = Key::mask_from_secret(&[9u8; 32]);
 
     // Small shapes: every channel count, odd sizes (padding bits), one 64-sample block
     // boundary (8×8×1) and one just past it.
@@ -112,7 +109,7 @@ fn main() {
     // Key files: the two fixed keys and one more.
     let keys = root.join("keyfile_parse");
     for (name, secret) in [("key7", [7u8; 32]), ("key9", [9u8; 32]), ("key0", [0u8; 32])] {
-        let k = Key::Mask(MaskKey::from_bytes(&secret));
+        let k = Key::mask_from_secret(&secret);
         write(&keys, name, &k.to_bytes());
     }
     // A container is the most likely wrong file to be handed as a key.
@@ -122,7 +119,7 @@ fn main() {
     // NumPy writes it, plus version 2.0 headers.
     let npys = root.join("npy_decode");
     for &(w, h, c) in &shapes[..5] {
-        write(&npys, &format!("u8_{w}x{h}x{c}"), &npy::encode_u8(&image(w, h, c, 4)).unwrap());
+        write(&npys, &format!("u8_{w}x{h}x{c}"), &npy::encode_u8(&image(w, h, c, 4)));
     }
     let two_d = |version: u8| {
         let dict = "{'descr': '|u1', 'fortran_order': False, 'shape': (2, 3), }";
@@ -193,7 +190,7 @@ fn shuffle_seeds(root: &Path) {
     let sub_sat = Op::from_name("sub_sat");
     for (name, key) in &keys {
         for &(w, h, c) in &[(1u32, 1u32, 1u8), (2, 2, 1), (4, 4, 3), (5, 3, 2)] {
-            let enc = |seed| picrypt_core::scheme::encrypt_insecure_legacy(key, &image(w, h, c, seed));
+            let enc = |seed| key.encrypt_insecure_legacy(&image(w, h, c, seed));
             // A 2×2 block does not fit a 1×1 image: skip the shapes a variant refuses.
             let (Ok(a), Ok(b)) = (enc(5), enc(6)) else {
                 continue;
@@ -221,16 +218,16 @@ fn shuffle_seeds(root: &Path) {
         }
     }
     // Mask and shuffle mixed: refused as a scheme mismatch.
-    let mask_key = MaskKey::from_bytes(&[7u8; 32]);
+    let mask_key = Key::mask_from_secret(&[7u8; 32]);
     let m = encrypt(&mask_key, &image(1, 1, 1, 1), 0).to_bytes();
-    let s = picrypt_core::scheme::encrypt_insecure_legacy(&keys[0].1, &image(1, 1, 1, 1)).unwrap().to_bytes();
+    let s = keys[0].1.encrypt_insecure_legacy(&image(1, 1, 1, 1)).unwrap().to_bytes();
     write(&diffs, "mask_minus_shuffle", &diff_input(&m, &s));
 }
 
 /// Seeds for `result_check`: answers a server could give for A − B of the target's fixed
 /// inputs (5×3×3 images 1, 2, 3 under nonces 100, 101, 102 and key [7; 32]): the honest
 /// result, other differences, the inputs themselves, and two forgeries built by hand.
-fn result_check_seeds(root: &Path, key: &MaskKey) {
+fn result_check_seeds(root: &Path, key: &Key) {
     let dir = root.join("result_check");
     let inputs: Vec<Container> = (0..3u8)
         .map(|i| encrypt(key, &image(5, 3, 3, 1 + i as u32), 100 + i))

@@ -1,12 +1,22 @@
-//! End-to-end tests of the public API.
+//! The lattice layer on its own: payloads, keys and noise, below the container.
 
 use std::sync::OnceLock;
 
-use picrypt_core::scheme::bfv::{
-    degree, encrypt, keygen, payload_coeff_bits, payload_len, payload_modulus, sub, BfvError,
-    BfvPublicKey, BfvSecretKey, PARAMS_ID,
-};
 use rand::{Rng, RngCore};
+
+use super::*;
+
+fn degree() -> usize {
+    DEGREE
+}
+
+fn payload_coeff_bits() -> usize {
+    coeffs::COEFF_BITS
+}
+
+fn payload_modulus() -> u64 {
+    coeffs::Q0
+}
 
 /// One key pair for the whole file: keygen is not what is under test here.
 fn keys() -> &'static (BfvSecretKey, BfvPublicKey) {
@@ -15,9 +25,9 @@ fn keys() -> &'static (BfvSecretKey, BfvPublicKey) {
 }
 
 /// Decrypts to the values alone (whether the padding slots decrypted to 0 is tested in
-/// `bfv_container.rs`).
-fn decrypt(sk: &BfvSecretKey, payload: &[u8], n: usize) -> Result<Vec<i16>, BfvError> {
-    Ok(picrypt_core::scheme::bfv::decrypt(sk, payload, n)?.0)
+/// `core/tests/bfv_container.rs`).
+fn decrypt_values(sk: &BfvSecretKey, payload: &[u8], n: usize) -> Result<Vec<i16>, BfvError> {
+    Ok(decrypt(sk, payload, n)?.0)
 }
 
 fn random_samples(n: usize) -> Vec<u8> {
@@ -38,7 +48,7 @@ fn round_trip_exact() {
         let samples = random_samples(n);
         let payload = encrypt(pk, &samples);
         assert_eq!(payload.len(), payload_len(n));
-        let out = decrypt(sk, &payload, n).unwrap();
+        let out = decrypt_values(sk, &payload, n).unwrap();
         // Fresh values above t/2 decode as negative: map them back mod t.
         let back: Vec<u8> = out.iter().map(|&v| v.rem_euclid(512) as u8).collect();
         assert_eq!(back, samples, "n = {n}");
@@ -57,7 +67,7 @@ fn difference_exact_including_extremes() {
         }
         let d = sub(&encrypt(pk, &a), &encrypt(pk, &b), n).unwrap();
         assert_eq!(d.len(), payload_len(n));
-        let out = decrypt(sk, &d, n).unwrap();
+        let out = decrypt_values(sk, &d, n).unwrap();
         let want: Vec<i16> = a
             .iter()
             .zip(&b)
@@ -83,7 +93,7 @@ fn noise_many_worst_case_ciphertexts() {
     ];
     for (a, b) in &patterns {
         let d = sub(&encrypt(pk, a), &encrypt(pk, b), n).unwrap();
-        let out = decrypt(sk, &d, n).unwrap();
+        let out = decrypt_values(sk, &d, n).unwrap();
         for (i, &v) in out.iter().enumerate() {
             assert_eq!(v, i16::from(a[i]) - i16::from(b[i]), "sample {i}");
         }
@@ -97,7 +107,7 @@ fn wrong_secret_key_gives_garbage() {
     let n = 4 * degree();
     let samples = random_samples(n);
     // No integrity check exists in BFV: decryption "succeeds" with noise.
-    let out = decrypt(&other_sk, &encrypt(pk, &samples), n).unwrap();
+    let out = decrypt_values(&other_sk, &encrypt(pk, &samples), n).unwrap();
     let hits = out
         .iter()
         .zip(&samples)
@@ -133,7 +143,7 @@ fn key_serialization_round_trips() {
     let n = samples.len();
     let want: Vec<i16> = samples.iter().map(|&s| i16::from(s)).collect();
     for key in [&pk2, &pk3] {
-        let out = decrypt(sk, &encrypt(key, &samples), n).unwrap();
+        let out = decrypt_values(sk, &encrypt(key, &samples), n).unwrap();
         let back: Vec<i16> = out.iter().map(|v| v.rem_euclid(512)).collect();
         assert_eq!(back, want);
     }
@@ -146,7 +156,7 @@ fn payload_round_trips_through_bytes() {
     let payload = encrypt(pk, &random_samples(n));
     // The difference of a payload with itself is an exact zero.
     let zero = sub(&payload, &payload.clone(), n).unwrap();
-    assert_eq!(decrypt(sk, &zero, n).unwrap(), vec![0; n]);
+    assert_eq!(decrypt_values(sk, &zero, n).unwrap(), vec![0; n]);
     // Packing is exact: bits per sample = 2 * ceil(log2 q').
     assert_eq!(payload.len() * 8, 3 * degree() * 2 * payload_coeff_bits());
 }
@@ -162,7 +172,7 @@ fn bad_payloads_refused() {
     long.push(0);
     for bad in [short, long.as_slice(), &[]] {
         assert!(matches!(
-            decrypt(sk, bad, n),
+            decrypt_values(sk, bad, n),
             Err(BfvError::PayloadLength { .. })
         ));
         assert!(matches!(
@@ -175,8 +185,8 @@ fn bad_payloads_refused() {
         ));
     }
     // Wrong sample count for the same bytes, and absurd counts.
-    assert!(decrypt(sk, &good, 3 * degree()).is_err());
-    assert!(decrypt(sk, &good, usize::MAX).is_err());
+    assert!(decrypt_values(sk, &good, 3 * degree()).is_err());
+    assert!(decrypt_values(sk, &good, usize::MAX).is_err());
     assert!(sub(&good, &good, usize::MAX - 5).is_err());
 
     // A coefficient >= q' anywhere (first, last, in c1) is refused.
@@ -193,7 +203,7 @@ fn bad_payloads_refused() {
         let mut bad = good.clone();
         set_coeff(&mut bad, pos, q, bits);
         assert!(matches!(
-            decrypt(sk, &bad, n),
+            decrypt_values(sk, &bad, n),
             Err(BfvError::CoefficientOutOfRange)
         ));
         assert!(matches!(
@@ -202,7 +212,7 @@ fn bad_payloads_refused() {
         ));
         // q' - 1 is still a valid coefficient.
         set_coeff(&mut bad, pos, q - 1, bits);
-        assert!(decrypt(sk, &bad, n).is_ok());
+        assert!(decrypt_values(sk, &bad, n).is_ok());
     }
     assert_eq!(good.len(), 4 * poly_bytes);
 }
@@ -229,7 +239,7 @@ fn random_payload_bytes_never_panic() {
         let mut junk = vec![0u8; payload_len(n)];
         rng.fill_bytes(&mut junk);
         // Random 23-bit values are mostly < q', so either outcome is fine.
-        let _ = decrypt(sk, &junk, n);
+        let _ = decrypt_values(sk, &junk, n);
         let _ = sub(&junk, &junk, n);
     }
 }
@@ -294,5 +304,53 @@ fn hostile_key_bytes_refused() {
         let i = rng.random_range(2..p.len());
         p[i] ^= 1 << rng.random_range(0..8);
         let _ = BfvPublicKey::from_bytes(&p);
+    }
+}
+
+/// Measures (with fhe's own noise meter) the noise of switched-and-subtracted worst-case
+/// ciphertexts; docs/SECURITY.md quotes this.
+#[test]
+#[allow(unsafe_code)] // fhe marks its noise meter unsafe: it is for tests only.
+fn measured_noise_after_subtraction() {
+    let (sk, pk) = keygen();
+    let n = 128 * DEGREE;
+    let a = encrypt(&pk, &vec![0u8; n]);
+    let b = encrypt(&pk, &vec![255u8; n]);
+    let d = sub(&a, &b, n).unwrap();
+    let worst = d
+        .chunks_exact(CHUNK_BYTES)
+        .map(|c| unsafe { sk.0.measure_noise(&read_ciphertext(c).unwrap()) }.unwrap())
+        .max()
+        .unwrap();
+    // Correctness needs |noise| < q'/(2t) = 8184, i.e. below 2^13.
+    println!("max noise after one subtraction: {worst} bits (bound 2^12.998)");
+    assert!(worst <= 12);
+}
+
+/// The server subtracts coefficients mod q0 without the lattice library; that is byte for
+/// byte what fhe's ciphertext subtraction gives.
+#[test]
+fn coefficient_subtraction_is_fhe_subtraction() {
+    let (_, pk) = keys();
+    for n in [1, DEGREE, 3 * DEGREE + 5] {
+        let (a, b) = (
+            encrypt(pk, &random_samples(n)),
+            encrypt(pk, &random_samples(n)),
+        );
+        let mut ours = vec![0u8; a.len()];
+        for ((dst, pa), pb) in ours
+            .chunks_mut(POLY_BYTES)
+            .zip(a.chunks(POLY_BYTES))
+            .zip(b.chunks(POLY_BYTES))
+        {
+            let (ca, cb) = (coeffs::unpack(pa).unwrap(), coeffs::unpack(pb).unwrap());
+            let d: Vec<u64> = ca
+                .iter()
+                .zip(&cb)
+                .map(|(&x, &y)| (x + coeffs::Q0 - y) % coeffs::Q0)
+                .collect();
+            coeffs::pack(&d, dst);
+        }
+        assert_eq!(ours, sub(&a, &b, n).unwrap(), "n = {n}");
     }
 }

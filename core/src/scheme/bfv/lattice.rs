@@ -1,13 +1,14 @@
-//! Public-key BFV encryption of 8-bit image samples, built on fhe.rs.
+//! The lattice half of the bfv scheme, built on fhe.rs (the `bfv` feature): keys,
+//! encryption and decryption.
 //!
 //! A client encrypts an image under a public key; a server with no key
 //! material subtracts two encrypted images; the key holder decrypts the signed
-//! per-sample difference. Every run of [`degree()`] samples is one BFV
-//! plaintext in coefficient encoding (`Encoding::poly()`), the last one
-//! zero-padded. Fresh ciphertexts are modulus-switched from `q = q0 * q1` down
-//! to `q0` before serialization, and their coefficients are bit-packed at
-//! exactly [`payload_coeff_bits()`] bits, so the payload is 5.75 bytes per
-//! sample. See `NOISE.md` for why `q0` is large enough.
+//! per-sample difference. Every run of N = 2048 samples is one BFV plaintext
+//! in coefficient encoding (`Encoding::poly()`), the last one zero-padded.
+//! Fresh ciphertexts are modulus-switched from `q = q0 * q1` down to `q0`
+//! before serialization, and their coefficients are bit-packed at exactly 23
+//! bits, so the payload is 5.75 bytes per sample. docs/SECURITY.md ("Noise
+//! argument") shows why `q0` is large enough.
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
@@ -25,71 +26,37 @@ use rand::TryRngCore;
 use rayon::prelude::*;
 use zeroize::Zeroizing;
 
+use super::coeffs::{self, CHUNK_BYTES, DEGREE, MODULUS_BITS, PARAMS_ID, POLY_BYTES};
 use crate::error::{Error, Result};
 use crate::format::{Container, Header, KeyId, Scheme, ValueRange};
-use crate::image_io::Image;
+use crate::image::{self, Image};
+use crate::scheme::interface::{KeyKind, KeyMaterial};
 
-/// Identifies this parameter set (N, moduli, t, variance) in containers and
-/// keys, so material made for other parameters is refused.
-pub const PARAMS_ID: u8 = 0xB1;
-
-/// Smallest ring degree whose 128-bit bound (54 bits) fits the modulus chain.
-const DEGREE: usize = 2048;
 /// Smallest power of two holding signed differences of 8-bit samples.
 const PLAINTEXT_MODULUS: u64 = 512;
 /// `[q0, q1]`, both prime and 1 mod 2N (fhe needs NTT-friendly moduli).
 /// Modulus switching drops the last modulus, so `q0 = 2^23 - 2^13 + 1` is
 /// what payloads carry; `q1 ~ 2^25` only absorbs the fresh encryption noise.
-const MODULI: [u64; 2] = [8_380_417, 33_550_337];
+const MODULI: [u64; 2] = [coeffs::Q0, 33_550_337];
 /// Error (and secret) variance of fhe's centered binomial sampler.
 const VARIANCE: usize = 10;
-/// ceil(log2 q0).
-const COEFF_BITS: usize = 23;
 /// fhe's secret coefficients lie in `[-2 * variance, 2 * variance]`.
 const MAX_SECRET_COEFF: u64 = 2 * VARIANCE as u64;
 /// Keys with a larger L1 norm are rejected: it bounds the modulus-switching
-/// noise (NOISE.md). The mean is about 2.51 * N = 5135 (sd 87), so keygen
+/// noise (docs/SECURITY.md). The mean is about 2.51 * N = 5135 (sd 87), so keygen
 /// practically never resamples.
 const MAX_SECRET_L1: u64 = 3 * DEGREE as u64;
 
-const POLY_BYTES: usize = DEGREE * COEFF_BITS / 8;
-/// Bytes of one packed ciphertext (two polynomials) per DEGREE samples.
-const CHUNK_BYTES: usize = 2 * POLY_BYTES;
 /// Level of the switched ciphertexts (only `q0` left).
 const PAYLOAD_LEVEL: usize = 1;
 
 const SECRET_TAG: u8 = b'S';
 const PUBLIC_TAG: u8 = b'P';
 
-/// Ring degree N: samples per BFV plaintext.
-pub fn degree() -> usize {
-    DEGREE
-}
-
-/// Plaintext modulus t; decrypted values are centered in `(-t/2, t/2]`.
-pub fn plaintext_modulus() -> u64 {
-    PLAINTEXT_MODULUS
-}
-
-/// Ciphertext moduli used at encryption (their product is q).
-pub fn ciphertext_moduli() -> &'static [u64] {
-    &MODULI
-}
-
-/// Modulus q' of serialized payloads (after modulus switching).
-pub fn payload_modulus() -> u64 {
-    MODULI[0]
-}
-
-/// Bits per packed payload coefficient, ceil(log2 q').
-pub fn payload_coeff_bits() -> usize {
-    COEFF_BITS
-}
-
 /// Errors from parsing keys or payloads; hostile input ends here, never in a
 /// panic.
 #[derive(Debug, thiserror::Error)]
-pub enum BfvError {
+pub(super) enum BfvError {
     /// The key starts with another parameter-set id.
     #[error("key is for parameter set {found:#04x}, expected {expected:#04x}")]
     WrongParameters {
@@ -120,11 +87,11 @@ pub enum BfvError {
 }
 
 /// Secret key; fhe's `SecretKey` zeroizes its coefficients on drop.
-pub struct BfvSecretKey(SecretKey);
+pub(super) struct BfvSecretKey(SecretKey);
 
 /// Public key; enough to encrypt, useless for decryption.
 #[derive(Clone)]
-pub struct BfvPublicKey(PublicKey);
+pub(super) struct BfvPublicKey(PublicKey);
 
 impl fmt::Debug for BfvSecretKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -154,7 +121,7 @@ fn params() -> &'static Arc<BfvParameters> {
 }
 
 /// Generates a key pair from OS randomness.
-pub fn keygen() -> (BfvSecretKey, BfvPublicKey) {
+fn keygen() -> (BfvSecretKey, BfvPublicKey) {
     let mut rng = OsRng.unwrap_err();
     let sk = loop {
         let sk = SecretKey::random(params(), &mut rng);
@@ -166,7 +133,7 @@ pub fn keygen() -> (BfvSecretKey, BfvPublicKey) {
     (sk, pk)
 }
 
-/// Whether the secret satisfies the bounds NOISE.md relies on.
+/// Whether the secret satisfies the bounds docs/SECURITY.md ("Noise argument") relies on.
 fn secret_in_bounds(sk: &SecretKey) -> bool {
     let coeffs = Zeroizing::new(fhe::proto::bfv::SecretKey::from(sk).coeffs);
     coeffs.len() == DEGREE
@@ -189,7 +156,7 @@ fn key_body<'a>(b: &'a [u8], tag: u8, kind: &'static str) -> Result<&'a [u8], Bf
 impl BfvSecretKey {
     /// `[PARAMS_ID, 'S']` then fhe's serialization (zigzag varints, about one
     /// byte per coefficient, ~2 KB). Treat the bytes as secret.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    fn to_bytes(&self) -> Vec<u8> {
         let body = Zeroizing::new(self.0.to_bytes());
         let mut out = Vec::with_capacity(2 + body.len());
         out.extend_from_slice(&[PARAMS_ID, SECRET_TAG]);
@@ -199,7 +166,7 @@ impl BfvSecretKey {
 
     /// Parses [`Self::to_bytes`]; refuses other parameter sets, non-canonical
     /// encodings and secrets outside the bounds the noise analysis assumes.
-    pub fn from_bytes(b: &[u8]) -> Result<Self, BfvError> {
+    fn from_bytes(b: &[u8]) -> Result<Self, BfvError> {
         const KIND: &str = "secret";
         let body = key_body(b, SECRET_TAG, KIND)?;
         let sk = SecretKey::from_bytes(body, params()).map_err(|_| BfvError::InvalidKey(KIND))?;
@@ -211,7 +178,7 @@ impl BfvSecretKey {
 
     /// Derives a fresh public key (a new encryption of zero; not byte-equal
     /// to earlier ones, but equivalent).
-    pub fn public_key(&self) -> BfvPublicKey {
+    fn public_key(&self) -> BfvPublicKey {
         BfvPublicKey(PublicKey::new(&self.0, &mut OsRng.unwrap_err()))
     }
 }
@@ -219,7 +186,7 @@ impl BfvSecretKey {
 impl BfvPublicKey {
     /// `[PARAMS_ID, 'P']` then fhe's serialization: one bit-packed
     /// polynomial plus the 32-byte seed of the other (~12.8 KB).
-    pub fn to_bytes(&self) -> Vec<u8> {
+    fn to_bytes(&self) -> Vec<u8> {
         let body = self.0.to_bytes();
         let mut out = Vec::with_capacity(2 + body.len());
         out.extend_from_slice(&[PARAMS_ID, PUBLIC_TAG]);
@@ -231,7 +198,7 @@ impl BfvPublicKey {
     /// reduced nor which representation a polynomial claims, so this also
     /// requires the shape fhe itself produces and a byte-identical
     /// re-serialization (which rejects unreduced coefficients).
-    pub fn from_bytes(b: &[u8]) -> Result<Self, BfvError> {
+    fn from_bytes(b: &[u8]) -> Result<Self, BfvError> {
         const KIND: &str = "public";
         let invalid = || BfvError::InvalidKey(KIND);
         let body = key_body(b, PUBLIC_TAG, KIND)?;
@@ -253,13 +220,13 @@ impl BfvPublicKey {
 
 /// Exact payload size for `n_samples`: `ceil(n / N)` ciphertexts of two
 /// packed polynomials. Saturates at `usize::MAX` (never a real length).
-pub fn payload_len(n_samples: usize) -> usize {
+fn payload_len(n_samples: usize) -> usize {
     n_samples.div_ceil(DEGREE).saturating_mul(CHUNK_BYTES)
 }
 
 /// Encrypts samples chunk by chunk in parallel, switching each ciphertext to
 /// q' and packing it.
-pub fn encrypt(pk: &BfvPublicKey, samples: &[u8]) -> Vec<u8> {
+fn encrypt(pk: &BfvPublicKey, samples: &[u8]) -> Vec<u8> {
     let mut out = vec![0u8; payload_len(samples.len())];
     out.par_chunks_mut(CHUNK_BYTES)
         .zip(samples.par_chunks(DEGREE))
@@ -276,8 +243,10 @@ pub fn encrypt(pk: &BfvPublicKey, samples: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Computes the encryption of `a - b` (per sample, modulo t) without any key.
-pub fn sub(a: &[u8], b: &[u8], n_samples: usize) -> Result<Vec<u8>, BfvError> {
+/// Computes the encryption of `a - b` (per sample, modulo t) without any key, with fhe's
+/// own arithmetic: the reference the server's coefficient subtraction is tested against.
+#[cfg(test)]
+fn sub(a: &[u8], b: &[u8], n_samples: usize) -> Result<Vec<u8>, BfvError> {
     check_payload(a, n_samples)?;
     check_payload(b, n_samples)?;
     let mut out = vec![0u8; a.len()];
@@ -294,7 +263,7 @@ pub fn sub(a: &[u8], b: &[u8], n_samples: usize) -> Result<Vec<u8>, BfvError> {
 /// Decrypts a payload (fresh or a difference) to centered values in
 /// `(-t/2, t/2]`, so `a - b` comes back in `-255..=255`. Also reports whether every
 /// zero-padded slot after the last sample decrypted to 0, as an honest ciphertext's do.
-pub fn decrypt(
+fn decrypt(
     sk: &BfvSecretKey,
     payload: &[u8],
     n_samples: usize,
@@ -348,7 +317,7 @@ fn write_ciphertext(ct: &Ciphertext, dst: &mut [u8]) {
     for (poly, out) in ct.iter().zip(dst.chunks_exact_mut(POLY_BYTES)) {
         let mut p = poly.clone();
         p.change_representation(Representation::PowerBasis);
-        pack(&Vec::<u64>::from(&p), out);
+        coeffs::pack(&Vec::<u64>::from(&p), out);
     }
 }
 
@@ -358,7 +327,7 @@ fn read_ciphertext(src: &[u8]) -> Result<Ciphertext, BfvError> {
     let polys = src
         .chunks_exact(POLY_BYTES)
         .map(|bytes| {
-            let coeffs = unpack(bytes)?;
+            let coeffs = coeffs::unpack(bytes).ok_or(BfvError::CoefficientOutOfRange)?;
             // Public data: variable-time arithmetic is fine.
             let mut p = Poly::try_convert_from(coeffs, ctx, true, Representation::PowerBasis)
                 .map_err(fhe::Error::MathError)?;
@@ -369,62 +338,15 @@ fn read_ciphertext(src: &[u8]) -> Result<Ciphertext, BfvError> {
     Ok(Ciphertext::new(polys, params())?)
 }
 
-/// Little-endian bit packing at `COEFF_BITS` bits; `out` holds exactly
-/// `coeffs.len() * COEFF_BITS / 8` bytes.
-fn pack(coeffs: &[u64], out: &mut [u8]) {
-    let mut acc = 0u64;
-    let mut nbits = 0;
-    let mut bytes = out.iter_mut();
-    for &c in coeffs {
-        acc |= c << nbits;
-        nbits += COEFF_BITS;
-        while nbits >= 8 {
-            if let Some(b) = bytes.next() {
-                *b = acc as u8;
-            }
-            acc >>= 8;
-            nbits -= 8;
-        }
-    }
-}
-
-/// Inverse of [`pack`] for one polynomial, refusing coefficients >= q'.
-fn unpack(bytes: &[u8]) -> Result<Vec<u64>, BfvError> {
-    let q = payload_modulus();
-    let mask = (1u64 << COEFF_BITS) - 1;
-    let mut acc = 0u64;
-    let mut nbits = 0;
-    let mut input = bytes.iter();
-    let mut coeffs = Vec::with_capacity(DEGREE);
-    for _ in 0..DEGREE {
-        while nbits < COEFF_BITS {
-            let byte = input.next().ok_or(BfvError::CoefficientOutOfRange)?;
-            acc |= u64::from(*byte) << nbits;
-            nbits += 8;
-        }
-        let c = acc & mask;
-        if c >= q {
-            return Err(BfvError::CoefficientOutOfRange);
-        }
-        coeffs.push(c);
-        acc >>= COEFF_BITS;
-        nbits -= COEFF_BITS;
-    }
-    Ok(coeffs)
-}
-
 // ---------------------------------------------------------------------------------------
 // PICRYPT glue: key files, containers and the server operation.
 // ---------------------------------------------------------------------------------------
-
-/// Plaintext modulus t = 2^9 as the container's `modulus_bits`.
-pub const MODULUS_BITS: u8 = 9;
 
 const CONTEXT_KEY_ID: &str = "picrypt 2026-11-26 bfv v1 key id";
 
 /// A BFV key as PICRYPT stores it: the public key (with its serialized bytes, from which
 /// the key id derives) and, for the key holder, the secret key.
-pub struct BfvKeys {
+pub(super) struct BfvKeys {
     secret: Option<BfvSecretKey>,
     public: BfvPublicKey,
     public_bytes: Vec<u8>,
@@ -444,7 +366,7 @@ impl fmt::Debug for BfvKeys {
 
 fn key_id(public_bytes: &[u8]) -> KeyId {
     let h = blake3::derive_key(CONTEXT_KEY_ID, public_bytes);
-    KeyId(h[..16].try_into().unwrap())
+    KeyId::from_bytes(h[..16].try_into().expect("32-byte hash"))
 }
 
 fn key_error(e: BfvError) -> Error {
@@ -453,7 +375,7 @@ fn key_error(e: BfvError) -> Error {
 
 impl BfvKeys {
     /// A new key pair from OS randomness.
-    pub fn generate() -> BfvKeys {
+    pub(super) fn generate() -> BfvKeys {
         let (secret, public) = keygen();
         let public_bytes = public.to_bytes();
         BfvKeys {
@@ -465,7 +387,7 @@ impl BfvKeys {
     }
 
     /// The public half, for devices that only encrypt.
-    pub fn public_only(&self) -> BfvKeys {
+    fn public_only(&self) -> BfvKeys {
         BfvKeys {
             secret: None,
             public: self.public.clone(),
@@ -474,17 +396,13 @@ impl BfvKeys {
         }
     }
 
-    pub fn is_secret(&self) -> bool {
-        self.secret.is_some()
-    }
-
-    pub fn id(&self) -> KeyId {
+    pub(super) fn id(&self) -> KeyId {
         self.id
     }
 
     /// Key-file body. Public: the public key bytes. Secret: the secret key's length (u32
     /// LE), the secret key, then the public key (so the key id can be checked).
-    pub fn body(&self) -> zeroize::Zeroizing<Vec<u8>> {
+    fn body(&self) -> zeroize::Zeroizing<Vec<u8>> {
         let mut out = zeroize::Zeroizing::new(Vec::new());
         if let Some(secret) = &self.secret {
             let sk = zeroize::Zeroizing::new(secret.to_bytes());
@@ -496,7 +414,7 @@ impl BfvKeys {
     }
 
     /// Parses a key-file body of the given kind; the caller checks the id.
-    pub fn from_body(body: &[u8], secret: bool) -> Result<BfvKeys> {
+    pub(super) fn from_body(body: &[u8], secret: bool) -> Result<BfvKeys> {
         let (secret_key, public_bytes) = if secret {
             if body.len() < 4 {
                 return Err(Error::Key("truncated bfv secret key".into()));
@@ -551,81 +469,12 @@ fn pair_matches(secret: &BfvSecretKey, public: &BfvPublicKey) -> bool {
     }
 }
 
-/// What a bfv header must satisfy beyond the generic format rules.
-pub(crate) fn validate_header(h: &Header) -> Result<()> {
-    if !h.terms.is_empty() || h.tag.is_some() {
-        return Err(Error::format("bfv ciphertexts carry no terms and no tag"));
-    }
-    if h.ext != [PARAMS_ID] {
-        return Err(Error::format(format!(
-            "bfv parameter set {:02x?} (this build has {PARAMS_ID:#04x})",
-            h.ext
-        )));
-    }
-    if h.modulus_bits != MODULUS_BITS {
-        return Err(Error::format("bfv ciphertexts have plaintext modulus 2^9"));
-    }
-    if payload_len(h.shape.samples()) == usize::MAX {
-        return Err(Error::format("image too large for bfv"));
-    }
-    Ok(())
-}
-
-/// Encrypts an image with the public key (a secret key file holds one too).
-pub fn encrypt_image(keys: &BfvKeys, image: &Image) -> Result<Container> {
-    let header = Header {
-        scheme: Scheme::Bfv,
-        sample_bits: 8,
-        modulus_bits: MODULUS_BITS,
-        shape: image.shape()?,
-        range: ValueRange::of_samples(8),
-        key_id: keys.id,
-        tag: None,
-        terms: Vec::new(),
-        ext: vec![PARAMS_ID],
-    };
-    Ok(Container {
-        header,
-        payload: encrypt(&keys.public, &image.data),
-    })
-}
-
-/// Header of `a − b`: only ranges that t = 512 represents (one subtraction of two
-/// images), which is also what the noise analysis covers.
-pub(crate) fn sub_header(ha: &Header, hb: &Header) -> Result<Header> {
-    let (min, max) = ha.range.minus(&hb.range);
-    if !ValueRange::fits(min, max, MODULUS_BITS) {
-        return Err(Error::RangeOverflow(format!(
-            "{} − {} spans [{min}, {max}], more than the plaintext modulus 512 holds; subtract fresh ciphertexts",
-            ha.range, hb.range
-        )));
-    }
-    Ok(Header {
-        range: ValueRange {
-            min: min as i32,
-            max: max as i32,
-        },
-        ..ha.clone()
-    })
-}
-
-/// Payload of `a − b`, no key involved.
-pub(crate) fn sub_payload(a: &[u8], b: &[u8], result: &Header, out: &mut [u8]) -> Result<()> {
-    let d = sub(a, b, result.shape.samples()).map_err(|e| {
-        // Name the malformed operand, as parse errors do.
-        let a_ok = a.chunks(CHUNK_BYTES).all(|c| read_ciphertext(c).is_ok());
-        crate::ops::in_input(if a_ok { "B" } else { "A" }, Error::format(e.to_string()))
-    })?;
-    out.copy_from_slice(&d);
-    Ok(())
-}
-
 /// Decrypts with the secret key. There is no integrity tag (anyone with the public key
 /// can encrypt), so this only catches what it can as defence in depth: values outside the
 /// header's range and zero-padded slots that do not decrypt to 0, with the one generic
 /// verification error. What ties a bfv container to honest inputs is
 /// [`crate::verify::check_result`].
-pub fn decrypt_container(keys: &BfvKeys, c: &Container) -> Result<crate::scheme::Plaintext> {
+fn decrypt_container(keys: &BfvKeys, c: &Container) -> Result<image::Plaintext> {
     let secret = keys.secret.as_ref().ok_or_else(|| {
         Error::Key("this is a public key: it encrypts but cannot decrypt; use the secret key file (KEY, not KEY.pub)".into())
     })?;
@@ -638,36 +487,73 @@ pub fn decrypt_container(keys: &BfvKeys, c: &Container) -> Result<crate::scheme:
     }
     let (mut values, padding_ok) =
         decrypt(secret, &c.payload, h.shape.samples()).map_err(|e| Error::format(e.to_string()))?;
+    let (min, max) = (h.range.min(), h.range.max());
     let in_range = values.iter().fold(true, |ok, &v| {
-        ok & ((v as i32) >= h.range.min) & ((v as i32) <= h.range.max)
+        ok & ((v as i32) >= min) & ((v as i32) <= max)
     });
     if !(in_range & padding_ok) {
         zeroize::Zeroize::zeroize(&mut values);
         return Err(Error::Verification);
     }
-    Ok(crate::scheme::Plaintext::new(h.shape, h.range, values))
+    image::Plaintext::new(h.shape, h.range, values)
+}
+
+impl KeyMaterial for BfvKeys {
+    fn scheme(&self) -> Scheme {
+        Scheme::BFV
+    }
+
+    fn id(&self) -> KeyId {
+        self.id
+    }
+
+    fn kind(&self) -> KeyKind {
+        if self.secret.is_some() {
+            KeyKind::Secret
+        } else {
+            KeyKind::Public
+        }
+    }
+
+    fn public(&self) -> Option<Box<dyn KeyMaterial>> {
+        self.secret
+            .is_some()
+            .then(|| Box::new(self.public_only()) as Box<dyn KeyMaterial>)
+    }
+
+    fn body(&self) -> Zeroizing<Vec<u8>> {
+        BfvKeys::body(self)
+    }
+
+    /// Encrypts with the public key (a secret key file holds one too).
+    fn encrypt(&self, image: &Image) -> Result<Container> {
+        let shape = image.shape();
+        let header = Header {
+            scheme: Scheme::BFV,
+            sample_bits: 8,
+            modulus_bits: MODULUS_BITS,
+            shape,
+            range: ValueRange::of_samples(8),
+            key_id: self.id,
+            tag: None,
+            terms: Vec::new(),
+            ext: vec![PARAMS_ID],
+            payload_len: payload_len(shape.samples()) as u64,
+        };
+        Ok(Container {
+            header,
+            payload: encrypt(&self.public, image.data()),
+        })
+    }
+
+    fn decrypt(&self, c: &Container) -> Result<image::Plaintext> {
+        decrypt_container(self, c)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Measures (with fhe's own noise meter) the noise of switched-and-
-    /// subtracted worst-case ciphertexts; NOISE.md quotes this.
-    #[test]
-    fn measured_noise_after_subtraction() {
-        let (sk, pk) = keygen();
-        let n = 128 * DEGREE;
-        let a = encrypt(&pk, &vec![0u8; n]);
-        let b = encrypt(&pk, &vec![255u8; n]);
-        let d = sub(&a, &b, n).unwrap();
-        let worst = d
-            .chunks_exact(CHUNK_BYTES)
-            .map(|c| unsafe { sk.0.measure_noise(&read_ciphertext(c).unwrap()) }.unwrap())
-            .max()
-            .unwrap();
-        // Correctness needs |noise| < q'/(2t) = 8184, i.e. below 2^13.
-        println!("max noise after one subtraction: {worst} bits (bound 2^12.998)");
-        assert!(worst <= 12);
-    }
-}
+mod tests;

@@ -160,3 +160,8 @@ pub async fn download(client: &Client, bucket: &str, key: &str, label: &str) -> 
     }
     Ok(out)
 }
+
+/// An S3 client from the environment (`AWS_*`, `PICRYPT_S3_*`).
+pub async fn client_from_env() -> Result<Client> {
+    storage::client_from_env().await.map_err(|e| anyhow!(e))
+}

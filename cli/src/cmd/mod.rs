@@ -1,0 +1,10 @@
+//! One module per subcommand: its arguments and what it does.
+
+pub mod decrypt;
+pub mod demo;
+pub mod diff;
+pub mod encrypt;
+pub mod inspect;
+pub mod keygen;
+pub mod run;
+pub mod serve;

@@ -1,0 +1,86 @@
+//! The whole flow `run` and `demo` share: encrypt both images, have them subtracted (here
+//! or on a function), check the result against the two inputs, decrypt it.
+
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use picrypt_core::{ops, verify, Container, Image, Key, Op, Plaintext};
+
+use crate::args::{LegacyArgs, RemoteArgs};
+use crate::output::{step, warn_if_insecure};
+use crate::remote;
+
+/// What the flow produced.
+pub struct Flow {
+    pub ct_before: Container,
+    pub ct_after: Container,
+    pub result: Container,
+    pub plaintext: Plaintext,
+}
+
+/// Refuses a legacy (insecure) key unless the user opted in.
+pub fn check_legacy(key: &Key, legacy: LegacyArgs) -> Result<()> {
+    if key.scheme().warning().is_some() && !legacy.insecure_shuffle {
+        bail!(
+            "this is a legacy {} key, whose ciphertexts the server can break (docs/SECURITY.md); pass --insecure-shuffle to encrypt with it anyway",
+            key.scheme()
+        );
+    }
+    Ok(())
+}
+
+/// Encrypts under any key, refusing a legacy key unless the user opted in.
+pub fn encrypt(key: &Key, image: &Image, legacy: LegacyArgs) -> Result<Container> {
+    check_legacy(key, legacy)?;
+    Ok(key.encrypt_insecure_legacy(image)?)
+}
+
+/// Encrypts both images, computes `op` (here or on the function at `--url`), checks the
+/// result against both inputs and decrypts it, printing each step.
+pub fn run(
+    key: &Key,
+    op: Op,
+    before: &Image,
+    after: &Image,
+    remote: &RemoteArgs,
+    legacy: LegacyArgs,
+) -> Result<Flow> {
+    before.check_same_shape(after)?;
+    let t = Instant::now();
+    let ct_before = encrypt(key, before, legacy)?;
+    let ct_after = encrypt(key, after, legacy)?;
+    warn_if_insecure(key.scheme());
+    step(
+        "encrypt",
+        t,
+        &format!("two {} images", ct_before.header().shape()),
+    );
+    let (a, b) = (ct_before.to_bytes(), ct_after.to_bytes());
+    let result = if remote.url.is_some() {
+        remote::subtract(op, &a, &b, remote)?
+    } else {
+        let t = Instant::now();
+        let result = ops::apply_bytes(op, &a, &b)?;
+        step(
+            "subtract",
+            t,
+            &format!(
+                "on ciphertexts ({} + {} bytes in, {} out; no key)",
+                a.len(),
+                b.len(),
+                result.len()
+            ),
+        );
+        result
+    };
+    let t = Instant::now();
+    let checked = verify::check_result(op, &a, &b, &result).context("the function's result")?;
+    let plaintext = checked.decrypt(key)?;
+    step("decrypt", t, &checked.describe_as("before", "after"));
+    Ok(Flow {
+        ct_before,
+        ct_after,
+        result: checked.into_container(),
+        plaintext,
+    })
+}

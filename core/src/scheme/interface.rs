@@ -1,0 +1,153 @@
+//! What every scheme provides: [`SchemeImpl`] (container rules, the server's operations,
+//! what decryption can verify) and [`KeyMaterial`] (a key that encrypts and decrypts),
+//! and the [`Key`] that wraps one. A scheme implements both traits in its own module and
+//! is listed once in the table in `scheme/mod.rs`.
+
+use zeroize::Zeroizing;
+
+use crate::error::Result;
+use crate::format::{Container, ContainerRef, Header, KeyId, Scheme};
+use crate::image::{Image, Plaintext};
+use crate::op::Op;
+
+/// What the caller expects a container to be; decryption refuses anything else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Expect {
+    /// A fresh encryption of one image.
+    Image,
+    /// The difference of two fresh ciphertexts whose inputs are not at hand. Only a
+    /// scheme with a tag can prove this without the inputs.
+    Difference,
+}
+
+/// How much a scheme protects a result, for people choosing one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Integrity {
+    /// An integrity tag, verified on decryption: results are checked even without their
+    /// inputs (mask).
+    Tag,
+    /// No tag: a result is accepted only when recomputed from inputs the caller holds,
+    /// and never decrypted otherwise (bfv).
+    Recompute,
+    /// None at all, and the scheme is not secure either (the legacy shuffle scheme).
+    Insecure,
+}
+
+/// Whether a key file holds a secret key or only a public one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum KeyKind {
+    Secret,
+    Public,
+}
+
+/// A scheme's rules and operations, without any key.
+pub(crate) trait SchemeImpl: Sync {
+    /// Its id.
+    fn scheme(&self) -> Scheme;
+    /// Its name in files, flags and the API.
+    fn name(&self) -> &'static str;
+    /// One line for `--help`.
+    fn summary(&self) -> &'static str;
+    /// What it protects.
+    fn integrity(&self) -> Integrity;
+
+    /// Scheme rules for a header that passed the generic ones.
+    fn validate_header(&self, h: &Header) -> Result<()>;
+    /// The payload length a header implies, or `None` when it cannot exist.
+    fn payload_len(&self, h: &Header) -> Option<u64>;
+    /// Scheme rules for a payload of the right length.
+    fn validate_payload(&self, h: &Header, payload: &[u8]) -> Result<()>;
+
+    /// Whether two compatible-looking inputs may be combined bit-wise (sample and modulus
+    /// bits), with a message when not.
+    fn same_bits(&self, a: &Header, b: &Header) -> bool {
+        (a.sample_bits, a.modulus_bits) == (b.sample_bits, b.modulus_bits)
+    }
+    /// The header of `op(a, b)`, or why the operation is refused. The caller has checked
+    /// scheme, key, shape, bits and extension.
+    fn result_header(&self, op: Op, a: &Header, b: &Header) -> Result<Header>;
+    /// The payload of `op(a, b)` into `out`, sized by `result`.
+    fn compute(
+        &self,
+        op: Op,
+        a: &ContainerRef<'_>,
+        b: &ContainerRef<'_>,
+        result: &Header,
+        out: &mut [u8],
+    ) -> Result<()>;
+
+    /// Whether a header is what `expect` says.
+    fn is_expected(&self, h: &Header, expect: Expect) -> bool;
+
+    /// A new key.
+    fn generate_key(&self) -> Result<Box<dyn KeyMaterial>>;
+    /// The key of a key file's body (the envelope is checked already).
+    fn parse_key(&self, kind: KeyKind, id: KeyId, body: &[u8]) -> Result<Box<dyn KeyMaterial>>;
+
+    /// One byte per sample that shows what the server sees of a ciphertext.
+    fn preview(&self, c: &Container) -> Vec<u8>;
+}
+
+/// Key material of one scheme.
+pub(crate) trait KeyMaterial: Send + Sync {
+    /// The scheme.
+    fn scheme(&self) -> Scheme;
+    /// Its id, as containers carry it.
+    fn id(&self) -> KeyId;
+    /// Secret (decrypts) or public (only encrypts).
+    fn kind(&self) -> KeyKind;
+    /// The public half of a secret key of a public-key scheme.
+    fn public(&self) -> Option<Box<dyn KeyMaterial>>;
+    /// The key file's body.
+    fn body(&self) -> Zeroizing<Vec<u8>>;
+    /// Encrypts an image under a fresh nonce.
+    fn encrypt(&self, image: &Image) -> Result<Container>;
+    /// Decrypts a container of this key, with every check the scheme itself has.
+    fn decrypt(&self, c: &Container) -> Result<Plaintext>;
+    /// The concrete type, for the few scheme-specific operations (legacy file
+    /// interop, known-answer tests).
+    #[cfg_attr(not(any(feature = "kat", feature = "shuffle")), allow(dead_code))]
+    fn as_any(&self) -> &dyn std::any::Any;
+}
+
+/// A key of any scheme: secret (decrypts) or, for public-key schemes, public (encrypts
+/// only). Read one with [`Key::parse`], make one with [`Key::generate`]. Key material is
+/// wiped from memory when dropped, and `Debug` shows only the scheme and id.
+pub struct Key(pub(crate) Box<dyn KeyMaterial>);
+
+impl Key {
+    /// The scheme.
+    pub fn scheme(&self) -> Scheme {
+        self.0.scheme()
+    }
+
+    /// The key id containers made with it carry.
+    pub fn id(&self) -> KeyId {
+        self.0.id()
+    }
+
+    /// Whether the key can decrypt (public keys only encrypt).
+    pub fn is_secret(&self) -> bool {
+        self.0.kind() == KeyKind::Secret
+    }
+
+    /// The public key of a public-key scheme's secret key, to give to devices that only
+    /// encrypt; `None` for symmetric schemes and for public keys.
+    pub fn public(&self) -> Option<Key> {
+        self.0.public().map(Key)
+    }
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Key {{ scheme: {}, id: {}, secret: {} }}",
+            self.scheme(),
+            self.id(),
+            self.is_secret()
+        )
+    }
+}
