@@ -3,9 +3,13 @@
 //! * [`s3`]: a real S3-protocol server (moto) on loopback, and a proxy in front of it that
 //!   breaks requests on demand;
 //! * [`battery`]: the bad-input battery, hostile requests with the answers docs/API.md
-//!   documents for them.
+//!   documents for them;
+//! * [`cheat`]: a malicious function, the real handler behind a loopback HTTP server that
+//!   cheats in every way a server can, for tests that the client refuses each cheat.
 
 pub mod battery;
+pub mod cheat;
 pub mod s3;
 
+pub use cheat::{Cheat, CheatServer};
 pub use s3::{Fault, FaultProxy, Injection, S3Server, AWS_TEST_ENV};
