@@ -31,10 +31,10 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context, Result};
 use base64::Engine;
 use clap::{Parser, ValueEnum};
+use picrypt_api::{DiffRequest, DiffResponse, ResultLocation};
 use picrypt_core::ops::{self, Op};
 use picrypt_core::Key;
 use picrypt_core::{Image, Scheme, Shape};
-use picrypt_function::api::{DiffResponse, ResultLocation};
 use tokio::time::Instant;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -219,13 +219,7 @@ fn make_pair(size: Size, k: u64, scheme: Scheme, op: Op) -> Result<Pair> {
             }
         })
         .collect();
-    let body = serde_json::json!({
-        "a": {"inline": B64.encode(a.to_bytes())},
-        "b": {"inline": B64.encode(b.to_bytes())},
-        "op": op.name(),
-        "output": "inline",
-    })
-    .to_string();
+    let body = DiffRequest::inline(&a.to_bytes(), &b.to_bytes(), op.name()).to_json();
     Ok(Pair {
         label: format!("pair {k} ({scheme} {})", op.name()),
         op,
@@ -235,7 +229,7 @@ fn make_pair(size: Size, k: u64, scheme: Scheme, op: Op) -> Result<Pair> {
         b: b.to_bytes(),
         expected,
         result_len,
-        body: Vec::leak(body.into_bytes()),
+        body: Vec::leak(body),
     })
 }
 

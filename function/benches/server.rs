@@ -6,13 +6,12 @@
 //! `cargo bench -p picrypt-function --bench server`
 //! (with cargo lambda watch: start it as tests/run.sh does and export PICRYPT_E2E_LAMBDA_URL)
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+use picrypt_api::DiffResponse;
 use picrypt_core::Image;
 use picrypt_core::{Key, Scheme};
-use picrypt_function::api::DiffResponse;
 use picrypt_function::{handle, App, Config};
 
 const FUNCTION_URL: &str = include_str!("../tests/events/function_url.json");
@@ -98,10 +97,10 @@ async fn main() {
     );
 
     // The handler in-process, fed a Function URL event.
-    let app = Arc::new(App {
+    let app = App {
         config: Config::default(),
         s3: None,
-    });
+    };
     let mut server = Vec::new();
     let (mut decode, mut compute, mut encode) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
@@ -133,7 +132,11 @@ async fn main() {
     let client = reqwest::Client::new();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(picrypt_function::serve::serve_on(app.clone(), listener));
+    let local = picrypt_function::LocalServer::new(App {
+        config: Config::default(),
+        s3: None,
+    });
+    tokio::spawn(local.serve(listener));
     let mut targets = vec![("picrypt serve (loopback)", url)];
     if let Ok(u) = std::env::var("PICRYPT_E2E_LAMBDA_URL") {
         targets.push(("cargo lambda watch (loopback)", u));

@@ -1,6 +1,8 @@
 //! The function's configuration, from its environment.
 
-use crate::api::ApiError;
+use picrypt_api::{check_s3_key, ErrorCode};
+
+use crate::error::ApiError;
 
 /// What the function may touch. It holds no keys.
 #[derive(Clone, Debug, Default)]
@@ -13,17 +15,20 @@ pub struct Config {
     pub max_object_bytes: u64,
 }
 
-/// A container of 2^28 samples at 9 bits is 302 MB; nothing valid is larger.
-pub const DEFAULT_MAX_OBJECT_BYTES: u64 = 320 * 1024 * 1024;
-
 impl Config {
+    /// The default of `PICRYPT_MAX_OBJECT_BYTES`: 320 MiB. A container of 2^28 samples at
+    /// 9 bits is 302 MB; nothing valid is larger.
+    pub const DEFAULT_MAX_OBJECT_BYTES: u64 = 320 * 1024 * 1024;
+
+    /// `PICRYPT_BUCKET`, `PICRYPT_PREFIX` and `PICRYPT_MAX_OBJECT_BYTES`; a prefix that is
+    /// not a plain key prefix, or a size that is not a number, is an error.
     pub fn from_env() -> Result<Config, String> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let max_object_bytes = match var("PICRYPT_MAX_OBJECT_BYTES") {
             Some(v) => v
                 .parse()
                 .map_err(|_| format!("PICRYPT_MAX_OBJECT_BYTES is not a number: {v}"))?,
-            None => DEFAULT_MAX_OBJECT_BYTES,
+            None => Config::DEFAULT_MAX_OBJECT_BYTES,
         };
         let prefix = var("PICRYPT_PREFIX").unwrap_or_default();
         if prefix.starts_with('/') || prefix.split('/').any(|s| s == "." || s == "..") {
@@ -39,58 +44,25 @@ impl Config {
     }
 
     /// The bucket a request may use: the configured one, named or implied.
-    pub fn authorize_bucket(&self, requested: Option<&str>) -> Result<&str, ApiError> {
+    pub(crate) fn authorize_bucket(&self, requested: Option<&str>) -> Result<&str, ApiError> {
         let Some(configured) = self.bucket.as_deref() else {
-            return Err(ApiError::new(
-                400,
-                "s3_not_configured",
-                "this function has no bucket configured (PICRYPT_BUCKET); send ciphertexts inline",
-            ));
+            return Err(ApiError::s3_not_configured());
         };
         match requested {
             None => Ok(configured),
             Some(b) if b == configured => Ok(configured),
-            Some(b) => Err(ApiError::forbidden(
-                "bucket_forbidden",
+            Some(b) => Err(ApiError::new(
+                ErrorCode::BucketForbidden,
                 format!("bucket {b:?} is not the bucket this function serves"),
             )),
         }
     }
 
     /// Refuses keys outside the prefix and keys that could be normalised into another
-    /// object by an HTTP client or an S3-compatible server (`..`, `.`, `//`, a leading `/`,
-    /// backslashes, control characters).
-    pub fn authorize_key(&self, key: &str) -> Result<(), ApiError> {
-        if key.is_empty() {
-            return Err(ApiError::bad_request("bad_request", "empty S3 key"));
-        }
-        if key.len() > 1024 {
-            return Err(ApiError::bad_request(
-                "bad_request",
-                "S3 keys are at most 1024 bytes",
-            ));
-        }
-        let tricky = key.starts_with('/')
-            || key.contains("//")
-            || key.contains('\\')
-            || key.chars().any(char::is_control)
-            || key.split('/').any(|s| s == "." || s == "..");
-        if tricky {
-            return Err(ApiError::forbidden(
-                "key_forbidden",
-                format!("key {key:?} contains path tricks (., .., //, leading /, backslash or control characters)"),
-            ));
-        }
-        if !key.starts_with(&self.prefix) {
-            return Err(ApiError::forbidden(
-                "key_forbidden",
-                format!(
-                    "key {key:?} is outside the prefix {:?} this function serves",
-                    self.prefix
-                ),
-            ));
-        }
-        Ok(())
+    /// object by an HTTP client or an S3-compatible server: the API's key rules
+    /// ([`picrypt_api::check_s3_key`]).
+    pub(crate) fn authorize_key(&self, key: &str) -> Result<(), ApiError> {
+        Ok(check_s3_key(key, &self.prefix)?)
     }
 }
 
@@ -123,11 +95,13 @@ mod tests {
             "..",
         ] {
             let e = c.authorize_key(bad).unwrap_err();
-            assert_eq!(e.status, 403, "{bad:?}");
+            assert_eq!(e.status(), 403, "{bad:?}");
         }
-        assert_eq!(c.authorize_key("").unwrap_err().status, 400);
+        assert_eq!(c.authorize_key("").unwrap_err().status(), 400);
         assert_eq!(
-            c.authorize_key(&"picrypt/".repeat(200)).unwrap_err().status,
+            c.authorize_key(&"picrypt/".repeat(200))
+                .unwrap_err()
+                .status(),
             400
         );
     }
@@ -137,11 +111,11 @@ mod tests {
         let c = config();
         assert_eq!(c.authorize_bucket(None).unwrap(), "b");
         assert_eq!(c.authorize_bucket(Some("b")).unwrap(), "b");
-        assert_eq!(c.authorize_bucket(Some("c")).unwrap_err().status, 403);
+        assert_eq!(c.authorize_bucket(Some("c")).unwrap_err().status(), 403);
         let none = Config::default();
         assert_eq!(
             none.authorize_bucket(None).unwrap_err().code,
-            "s3_not_configured"
+            ErrorCode::S3NotConfigured
         );
     }
 }

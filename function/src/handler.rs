@@ -9,20 +9,19 @@ use picrypt_core::format::{ContainerRef, Header};
 use picrypt_core::ops::{self, Op};
 use picrypt_core::Scheme;
 
-use crate::api::{ApiError, DiffRequest, DiffResponse, Output, ResultLocation, Source, Timing};
+use picrypt_api::limits::{self, MAX_REQUEST_BYTES};
+use picrypt_api::{
+    DiffRequest, DiffResponse, Endpoint, ErrorCode, Health, Output, ResultLocation, S3Location,
+    Source, Timing,
+};
+
 use crate::config::Config;
+use crate::error::ApiError;
 #[cfg(feature = "s3")]
 use crate::storage;
-use crate::LAMBDA_PAYLOAD_LIMIT;
-
-/// The OpenAPI document served at `GET /openapi.json`.
-pub const OPENAPI: &str = include_str!("../openapi.json");
 
 /// `Retry-After` of a `503 storage_throttled`, in seconds.
 const THROTTLED_RETRY_AFTER_SECONDS: &str = "5";
-
-/// Room left in a 6 MB Lambda response for the response envelope and headers.
-const INLINE_RESPONSE_LIMIT: usize = LAMBDA_PAYLOAD_LIMIT - 16 * 1024;
 
 /// The S3 client the function uses.
 #[cfg(feature = "s3")]
@@ -35,7 +34,9 @@ pub enum S3Client {}
 
 /// What the handler needs: configuration and, when a bucket is configured, an S3 client.
 pub struct App {
+    /// What the function may touch.
     pub config: Config,
+    /// The S3 client; `None` answers every S3 source or output `s3_not_configured`.
     pub s3: Option<S3Client>,
 }
 
@@ -43,7 +44,12 @@ impl App {
     /// Reads the configuration from the environment; creates an S3 client only when a
     /// bucket is configured.
     pub async fn from_env() -> Result<App, String> {
-        let config = Config::from_env()?;
+        App::with_config(Config::from_env()?).await
+    }
+
+    /// An application for `config`, with an S3 client from the environment when a bucket
+    /// is configured.
+    pub(crate) async fn with_config(config: Config) -> Result<App, String> {
         let s3 = match config.bucket {
             Some(_) => Some(s3_client_from_env().await?),
             None => None,
@@ -52,17 +58,12 @@ impl App {
     }
 
     fn s3(&self) -> Result<&S3Client, ApiError> {
-        self.s3.as_ref().ok_or_else(|| {
-            ApiError::new(
-                400,
-                "s3_not_configured",
-                "this function has no bucket configured (PICRYPT_BUCKET); send ciphertexts inline",
-            )
-        })
+        self.s3.as_ref().ok_or_else(ApiError::s3_not_configured)
     }
 }
 
-/// Handles one request. Never panics on input and never answers with anything but JSON.
+/// Handles one request (a Lambda HTTP event, payload format 2.0). Never panics on input and
+/// never answers with anything but JSON.
 pub async fn handle(app: &App, req: Request) -> Response<Body> {
     let started = Instant::now();
     let request_id = request_id(&req);
@@ -114,55 +115,63 @@ async fn route(
 ) -> Result<Response<Body>, ApiError> {
     // The last path segment names the endpoint, whatever stage or URL prefix sits before it.
     let path = req.uri().path().trim_end_matches('/');
-    let endpoint = path.rsplit('/').next().unwrap_or("");
+    let Some(endpoint) = Endpoint::from_path(path) else {
+        let routes: Vec<String> = Endpoint::ALL
+            .iter()
+            .map(|e| format!("{} {}", e.method(), e.path()))
+            .collect();
+        let (last, first) = routes.split_last().expect("there are endpoints");
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!(
+                "no endpoint at {path:?}: use {} or {last}",
+                first.join(", ")
+            ),
+        ));
+    };
     let method = req.method();
+    let allowed = method.as_str() == endpoint.method()
+        || (endpoint.method() == "GET" && *method == Method::HEAD);
+    if !allowed {
+        return Ok(method_not_allowed(method, endpoint, request_id));
+    }
     match endpoint {
-        "diff" => match *method {
-            Method::POST => diff(app, req, request_id, started).await,
-            _ => Err(method_not_allowed(method, "POST")),
-        },
-        "health" => match *method {
-            Method::GET | Method::HEAD => {
-                Ok(json_response(StatusCode::OK, health(app), request_id))
-            }
-            _ => Err(method_not_allowed(method, "GET")),
-        },
-        "openapi.json" => match *method {
-            Method::GET | Method::HEAD => Ok(json_response(
-                StatusCode::OK,
-                OPENAPI.to_string(),
-                request_id,
-            )),
-            _ => Err(method_not_allowed(method, "GET")),
-        },
-        _ => Err(ApiError::new(
-            404,
-            "not_found",
-            format!("no endpoint at {path:?}: use POST /diff, GET /health or GET /openapi.json"),
+        Endpoint::Diff => diff(app, req, request_id, started).await,
+        Endpoint::Health => Ok(json_response(StatusCode::OK, health(app), request_id)),
+        Endpoint::OpenApi => Ok(json_response(
+            StatusCode::OK,
+            picrypt_api::openapi::JSON.to_string(),
+            request_id,
         )),
     }
 }
 
-fn method_not_allowed(method: &Method, allowed: &str) -> ApiError {
-    ApiError::new(
-        405,
-        "method_not_allowed",
-        format!("{method} is not allowed here; use {allowed}"),
-    )
+/// `405 method_not_allowed`, with the `Allow` header of the endpoint.
+fn method_not_allowed(method: &Method, endpoint: Endpoint, request_id: &str) -> Response<Body> {
+    let e = ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        format!("{method} is not allowed here; use {}", endpoint.method()),
+    );
+    let mut response = error_response(&e, request_id);
+    response.headers_mut().insert(
+        header::ALLOW,
+        header::HeaderValue::from_static(endpoint.allow()),
+    );
+    response
 }
 
 fn health(app: &App) -> String {
-    serde_json::json!({
-        "status": "ok",
-        "service": "picrypt-function",
-        "version": env!("CARGO_PKG_VERSION"),
-        "container_version": picrypt_core::format::VERSION,
-        "schemes": Scheme::all().map(|s| s.name()).collect::<Vec<_>>(),
-        "ops": Op::ALL.iter().map(|o| o.name()).collect::<Vec<_>>(),
-        "s3": app.config.bucket.is_some(),
-        "max_request_bytes": LAMBDA_PAYLOAD_LIMIT,
-    })
-    .to_string()
+    let health = Health {
+        container_version: picrypt_core::format::VERSION,
+        max_request_bytes: MAX_REQUEST_BYTES,
+        ops: Op::ALL.iter().map(|o| o.name().to_string()).collect(),
+        s3: app.config.bucket.is_some(),
+        schemes: Scheme::all().map(|s| s.name().to_string()).collect(),
+        service: Health::SERVICE.to_string(),
+        status: Health::STATUS_OK.to_string(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    serde_json::to_string(&health).expect("a health body always serializes")
 }
 
 async fn diff(
@@ -177,34 +186,25 @@ async fn diff(
         // `application/json-seq` are other types, `application/json; charset=utf-8` is not.
         if ct.split(';').next().unwrap_or("").trim() != "application/json" {
             return Err(ApiError::new(
-                415,
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 format!("content type {ct:?}: send application/json"),
             ));
         }
     }
     let body: &[u8] = req.body().as_ref();
-    if body.len() > LAMBDA_PAYLOAD_LIMIT {
-        return Err(ApiError::too_large(
-            "request_too_large",
-            format!(
-                "request body of {} bytes exceeds the {LAMBDA_PAYLOAD_LIMIT}-byte limit: upload the ciphertexts to S3 and send their keys",
-                body.len()
-            ),
-        ));
-    }
+    limits::check_request_size(body.len() as u64)?;
     let mut timing = Timing::default();
     let t = Instant::now();
     let request = DiffRequest::from_json(body).map_err(|e| {
-        ApiError::bad_request(
-            "bad_json",
+        ApiError::new(
+            ErrorCode::BadJson,
             format!("request body is not a valid diff request: {e}"),
         )
     })?;
-    let op_name = request.op.as_deref().unwrap_or("sub");
+    let op_name = request.op_name();
     let op = Op::from_name(op_name).ok_or_else(|| {
-        ApiError::bad_request(
-            "unknown_op",
+        ApiError::new(
+            ErrorCode::UnknownOp,
             format!(
                 "unknown op {op_name:?}; this function knows {}",
                 Op::ALL
@@ -237,28 +237,27 @@ async fn diff(
     let t = Instant::now();
     let (result, header) = tokio::task::spawn_blocking(move || apply_verified(op, &a, &b))
         .await
-        .map_err(|_| ApiError::new(500, "internal", "the computation failed"))??;
+        .map_err(|_| ApiError::new(ErrorCode::Internal, "the computation failed"))??;
     timing.compute_ms = ms(t);
 
     let bytes = result.len();
-    let base64_len = bytes.div_ceil(3) * 4;
     let location = match (output, output_key) {
         (_, Some(key)) => Some(key),
         (Some(Output::Inline), _) => {
-            if base64_len > INLINE_RESPONSE_LIMIT {
-                return Err(ApiError::too_large(
-                    "response_too_large",
+            if !limits::fits_inline(bytes) {
+                return Err(ApiError::new(
+                    ErrorCode::ResponseTooLarge,
                     format!("the result ({bytes} bytes) does not fit a 6 MB response inline; ask for \"output\": {{\"s3\": {{\"key\": …}}}}"),
                 ));
             }
             None
         }
-        _ if base64_len <= INLINE_RESPONSE_LIMIT => None,
+        _ if limits::fits_inline(bytes) => None,
         _ => match app.config.bucket {
             Some(_) => Some(format!("{}results/{request_id}.picrypt", app.config.prefix)),
             None => {
-                return Err(ApiError::too_large(
-                    "response_too_large",
+                return Err(ApiError::new(
+                    ErrorCode::ResponseTooLarge,
                     format!("the result ({bytes} bytes) does not fit a 6 MB response and this function has no bucket: use S3 (configure PICRYPT_BUCKET)"),
                 ))
             }
@@ -296,7 +295,7 @@ async fn diff(
     response.timing.encode_ms += ms(t);
     response.server_ms = ms(started);
     let body = serde_json::to_string(&response)
-        .map_err(|e| ApiError::new(500, "internal", e.to_string()))?;
+        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
     Ok(json_response(StatusCode::OK, body, request_id))
 }
 
@@ -314,8 +313,7 @@ fn apply_verified(op: Op, a: &[u8], b: &[u8]) -> Result<(Vec<u8>, Header), ApiEr
     };
     let header = verify().map_err(|e| {
         ApiError::new(
-            500,
-            "internal",
+            ErrorCode::Internal,
             format!("the computed result failed verification and was not stored: {e}"),
         )
     })?;
@@ -325,7 +323,7 @@ fn apply_verified(op: Op, a: &[u8], b: &[u8]) -> Result<(Vec<u8>, Header), ApiEr
 /// An input after base64 decoding: ready, or still to be read from S3.
 enum Pending {
     Ready(Vec<u8>),
-    S3(crate::api::S3Location),
+    S3(S3Location),
 }
 
 fn decode(source: Source, which: &str) -> Result<Pending, ApiError> {
@@ -334,7 +332,10 @@ fn decode(source: Source, which: &str) -> Result<Pending, ApiError> {
             .decode(text.as_bytes())
             .map(Pending::Ready)
             .map_err(|e| {
-                ApiError::bad_request("bad_base64", format!("{which}: invalid base64: {e}"))
+                ApiError::new(
+                    ErrorCode::BadBase64,
+                    format!("{which}: invalid base64: {e}"),
+                )
             }),
         Source::S3(loc) => Ok(Pending::S3(loc)),
     }
@@ -342,7 +343,7 @@ fn decode(source: Source, which: &str) -> Result<Pending, ApiError> {
 
 #[cfg(feature = "s3")]
 async fn s3_client_from_env() -> Result<S3Client, String> {
-    storage::client_from_env().await
+    picrypt_api::s3::client_from_env().await
 }
 
 #[cfg(not(feature = "s3"))]
@@ -406,22 +407,12 @@ fn json_response(status: StatusCode, body: String, request_id: &str) -> Response
 }
 
 fn error_response(e: &ApiError, request_id: &str) -> Response<Body> {
-    if e.status >= 500 {
-        tracing::warn!(request_id, code = e.code, message = %e.message, "request failed");
+    if e.status() >= 500 {
+        tracing::warn!(request_id, code = e.code.as_str(), message = %e.message, "request failed");
     }
-    let status = StatusCode::from_u16(e.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = json_response(status, e.body(request_id), request_id);
-    if e.status == 405 {
-        let allow = if e.message.ends_with("POST") {
-            "POST"
-        } else {
-            "GET, HEAD"
-        };
-        response
-            .headers_mut()
-            .insert(header::ALLOW, header::HeaderValue::from_static(allow));
-    }
-    if e.status == 503 {
+    if e.code == ErrorCode::StorageThrottled {
         // S3 was still throttling after the function's own backoff: ask callers to wait.
         response.headers_mut().insert(
             header::RETRY_AFTER,
@@ -429,4 +420,17 @@ fn error_response(e: &ApiError, request_id: &str) -> Response<Body> {
         );
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The API's list of operations (its OpenAPI enum) is the one core computes.
+    #[test]
+    fn the_api_names_the_ops_core_computes() {
+        let core: Vec<&str> = Op::ALL.iter().map(|o| o.name()).collect();
+        assert_eq!(core, picrypt_api::OPS);
+        assert_eq!(Op::from_name(picrypt_api::DEFAULT_OP), Some(Op::Sub));
+    }
 }

@@ -1,22 +1,23 @@
 //! The PICRYPT function: subtracts two encrypted images without any key.
 //!
-//! [`handler::handle`] is a plain async function from an HTTP request to an HTTP response;
-//! `main.rs` wires it to the Lambda runtime (Function URL or API Gateway HTTP API, payload
-//! format 2.0) and [`serve`] to a plain local HTTP server (`picrypt serve`). All ciphertext
-//! work is a call into `picrypt-core`.
+//! [`handle`] is a plain async function from an HTTP request to an HTTP response; `main.rs`
+//! wires it to the Lambda runtime (Function URL or API Gateway HTTP API, payload format
+//! 2.0) and [`LocalServer`] to a plain local HTTP server (`picrypt serve`). The wire types,
+//! error codes and limits are `picrypt-api`'s; all ciphertext work is a call into
+//! `picrypt-core`.
 
-pub mod api;
-pub mod config;
-pub mod handler;
-pub mod serve;
+#![warn(missing_docs)]
+
+mod config;
+mod error;
+mod handler;
+mod serve;
 #[cfg(feature = "s3")]
-pub mod storage;
+mod storage;
 
 pub use config::Config;
-pub use handler::{handle, App};
-
-/// Largest request or response body Lambda accepts synchronously: 6 MB (6 MiB).
-pub const LAMBDA_PAYLOAD_LIMIT: usize = 6 * 1024 * 1024;
+pub use handler::{handle, App, S3Client};
+pub use serve::LocalServer;
 
 /// Logs to stderr without colours (CloudWatch shows escape codes verbatim); `RUST_LOG`
 /// sets the level, `info` by default.

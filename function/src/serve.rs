@@ -1,9 +1,8 @@
-//! The same handler as a plain local HTTP/1.1 server (`picrypt serve`), for users without
+//! `picrypt serve`: the same handler as a plain local HTTP/1.1 server, for users without
 //! cargo-lambda and for tests. Bodies over Lambda's 6 MB limit are refused with 413, as
 //! Lambda itself would.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -13,36 +12,81 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use lambda_http::Body;
+use picrypt_api::limits::{self, RequestTooLarge, MAX_REQUEST_BYTES};
+use picrypt_api::ErrorCode;
 use tokio::net::TcpListener;
 
-use crate::api::ApiError;
+use crate::config::Config;
+use crate::error::ApiError;
 use crate::handler::{handle, App};
-use crate::LAMBDA_PAYLOAD_LIMIT;
 
-/// Binds `addr` and serves until the process is stopped.
-pub async fn serve(app: App, addr: SocketAddr) -> std::io::Result<()> {
-    let listener = TcpListener::bind(addr).await?;
-    tracing::info!(addr = %listener.local_addr()?, "picrypt function listening");
-    serve_on(Arc::new(app), listener).await
+/// The function as a plain local HTTP/1.1 server: `picrypt serve`'s one entry point into
+/// this crate.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), String> {
+/// let server = picrypt_function::LocalServer::from_env(Some("my-bucket".into()), None).await?;
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await.map_err(|e| e.to_string())?;
+/// server.serve(listener).await.map_err(|e| e.to_string())
+/// # }
+/// ```
+pub struct LocalServer {
+    app: Arc<App>,
 }
 
-/// Serves connections from an already bound listener (tests bind port 0).
-pub async fn serve_on(app: Arc<App>, listener: TcpListener) -> std::io::Result<()> {
-    loop {
-        let (stream, _) = listener.accept().await?;
-        let app = app.clone();
-        tokio::spawn(async move {
-            let service = service_fn(move |req| {
-                let app = app.clone();
-                async move { Ok::<_, Infallible>(bridge(&app, req).await) }
+impl LocalServer {
+    /// A server for the function's configuration from the environment ([`Config::from_env`]),
+    /// with the bucket and the key prefix replaced when given, and an S3 client from the
+    /// environment (`AWS_*`, `PICRYPT_S3_*`) when there is a bucket.
+    pub async fn from_env(
+        bucket: Option<String>,
+        prefix: Option<String>,
+    ) -> Result<LocalServer, String> {
+        let mut config = Config::from_env()?;
+        if bucket.is_some() {
+            config.bucket = bucket;
+        }
+        if let Some(prefix) = prefix {
+            config.prefix = prefix;
+        }
+        let app = App::with_config(config).await?;
+        Ok(LocalServer::new(app))
+    }
+
+    /// A server for an application put together by the caller (tests and benchmarks, with
+    /// a client for their own S3 endpoint).
+    pub fn new(app: App) -> LocalServer {
+        LocalServer { app: Arc::new(app) }
+    }
+
+    /// The only bucket the server reads and writes, if any.
+    pub fn bucket(&self) -> Option<&str> {
+        self.app.config.bucket.as_deref()
+    }
+
+    /// The prefix every key read or written must start with.
+    pub fn prefix(&self) -> &str {
+        &self.app.config.prefix
+    }
+
+    /// Serves connections from `listener` until the future is dropped or accepting fails.
+    pub async fn serve(self, listener: TcpListener) -> std::io::Result<()> {
+        loop {
+            let (stream, _) = listener.accept().await?;
+            let app = self.app.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |req| {
+                    let app = app.clone();
+                    async move { Ok::<_, Infallible>(bridge(&app, req).await) }
+                });
+                if let Err(e) = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await
+                {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
             });
-            if let Err(e) = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-        });
+        }
     }
 }
 
@@ -54,17 +98,12 @@ async fn bridge(app: &App, req: hyper::Request<Incoming>) -> hyper::Response<Ful
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let too_large = || {
-        let e = ApiError::too_large(
-            "request_too_large",
-            format!("request body exceeds the {LAMBDA_PAYLOAD_LIMIT}-byte limit: upload the ciphertexts to S3 and send their keys"),
-        );
-        plain_error(&e)
-    };
-    if declared.is_some_and(|n| n > LAMBDA_PAYLOAD_LIMIT as u64) {
+    // Refused before the body is read, so its size is not named: a declared length may lie.
+    let too_large = || plain_error(&ApiError::from(RequestTooLarge { bytes: None }));
+    if declared.is_some_and(|n| limits::check_request_size(n).is_err()) {
         return too_large();
     }
-    let bytes = match Limited::new(body, LAMBDA_PAYLOAD_LIMIT).collect().await {
+    let bytes = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()
@@ -73,8 +112,8 @@ async fn bridge(app: &App, req: hyper::Request<Incoming>) -> hyper::Response<Ful
             return too_large()
         }
         Err(_) => {
-            return plain_error(&ApiError::bad_request(
-                "bad_request",
+            return plain_error(&ApiError::new(
+                ErrorCode::BadRequest,
                 "the request body could not be read",
             ))
         }
@@ -101,12 +140,12 @@ fn plain_error(e: &ApiError) -> hyper::Response<Full<Bytes>> {
     let request_id = crate::handler::random_request_id();
     tracing::info!(
         request_id,
-        status = e.status,
-        code = e.code,
+        status = e.status(),
+        code = e.code.as_str(),
         "refused before the handler"
     );
     hyper::Response::builder()
-        .status(e.status)
+        .status(e.status())
         .header(hyper::header::CONTENT_TYPE, "application/json")
         .header(hyper::header::CACHE_CONTROL, "no-store")
         .header("x-request-id", &request_id)

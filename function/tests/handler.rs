@@ -3,9 +3,10 @@
 
 use base64::Engine;
 use lambda_http::{Body, Request, Response};
+use picrypt_api::limits::{MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES};
 use picrypt_core::ops::{self, Op};
 use picrypt_core::{verify, Image, Key, Scheme};
-use picrypt_function::{handle, App, Config, LAMBDA_PAYLOAD_LIMIT};
+use picrypt_function::{handle, App, Config};
 use serde_json::{json, Value};
 
 const FUNCTION_URL: &str = include_str!("events/function_url.json");
@@ -201,7 +202,7 @@ async fn demo_size_pair_fits_one_request() {
     let p = pair(1005, 642, 3);
     let body = diff_body(&p.ca, &p.cb);
     assert!(
-        body.len() < LAMBDA_PAYLOAD_LIMIT,
+        body.len() < MAX_REQUEST_BYTES,
         "request is {} bytes",
         body.len()
     );
@@ -209,7 +210,7 @@ async fn demo_size_pair_fits_one_request() {
     let r = handle(&app(), post(FUNCTION_URL, &body)).await;
     assert_eq!(r.status(), 200, "{}", body_json(&r));
     let response_len = AsRef::<[u8]>::as_ref(r.body()).len();
-    assert!(response_len < LAMBDA_PAYLOAD_LIMIT);
+    assert!(response_len < MAX_RESPONSE_BYTES);
     check_inline_result(&p, &body_json(&r));
 }
 
@@ -333,7 +334,7 @@ async fn bad_requests_get_their_status_and_code() {
         ),
         (
             "oversized",
-            "x".repeat(LAMBDA_PAYLOAD_LIMIT + 1),
+            "x".repeat(MAX_REQUEST_BYTES + 1),
             413,
             "request_too_large",
         ),

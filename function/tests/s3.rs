@@ -46,7 +46,7 @@ impl Fixture {
             config: Config {
                 bucket: Some(bucket.clone()),
                 prefix: "picrypt/".into(),
-                max_object_bytes: picrypt_function::config::DEFAULT_MAX_OBJECT_BYTES,
+                max_object_bytes: Config::DEFAULT_MAX_OBJECT_BYTES,
             },
             s3: Some(server.client()),
         };

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use lambda_http::{Body, Request, Response};
+use picrypt_api::s3::Settings;
 use picrypt_core::verify::{self, Expect};
 use picrypt_core::{Container, Image};
 use picrypt_core::{Key, Scheme};
-use picrypt_function::storage::Settings;
 use picrypt_function::{handle, App, Config};
 use picrypt_testkit::{Fault, FaultProxy, Injection, S3Server};
 use serde_json::{json, Value};
@@ -69,7 +69,7 @@ impl Fixture {
             config: Config {
                 bucket: Some(bucket.clone()),
                 prefix: "picrypt/".into(),
-                max_object_bytes: picrypt_function::config::DEFAULT_MAX_OBJECT_BYTES,
+                max_object_bytes: Config::DEFAULT_MAX_OBJECT_BYTES,
             },
             s3: Some(proxy.client(&settings)),
         };

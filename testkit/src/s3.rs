@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 
-use picrypt_function::storage::Settings;
+use picrypt_api::s3::Settings;
 
 /// Environment for AWS clients talking to the loopback server: fixed test credentials, a
 /// region, and no instance-metadata lookups (tests must never leave loopback).

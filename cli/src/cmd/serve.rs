@@ -1,10 +1,22 @@
-//! `picrypt serve`: the function's handler as a plain local HTTP server.
+//! `picrypt serve`: the function's handler as a plain local HTTP server
+//! ([`picrypt_function::LocalServer`], the CLI's one use of the function crate).
 
 use std::net::SocketAddr;
 
 use anyhow::{anyhow, Context, Result};
+use picrypt_function::LocalServer;
 
-use crate::remote::{runtime, s3};
+use crate::remote::runtime;
+
+/// Examples and environment, under `picrypt serve --help`.
+pub const EXAMPLES: &str = "Examples:
+  picrypt serve                                                      # http://127.0.0.1:8080, inline only
+  picrypt serve --addr 127.0.0.1:0 --bucket BUCKET --prefix picrypt/ # with S3 inputs and outputs
+
+Environment: PICRYPT_BUCKET, PICRYPT_PREFIX, PICRYPT_MAX_OBJECT_BYTES, PICRYPT_S3_ATTEMPTS,
+PICRYPT_S3_BACKOFF_MS, PICRYPT_S3_TIMEOUT_MS; with a bucket AWS_REGION, AWS_ACCESS_KEY_ID,
+AWS_SECRET_ACCESS_KEY, AWS_PROFILE, AWS_ENDPOINT_URL (an S3-compatible server); PICRYPT_LOG
+(log filter).";
 
 /// Arguments of `picrypt serve`.
 #[derive(clap::Args)]
@@ -22,24 +34,15 @@ pub struct Args {
 
 /// Serves until Ctrl-C.
 pub fn run(args: &Args) -> Result<()> {
-    let mut config = picrypt_function::Config::from_env().map_err(|e| anyhow!(e))?;
-    if args.bucket.is_some() {
-        config.bucket = args.bucket.clone();
-    }
-    if let Some(prefix) = &args.prefix {
-        config.prefix = prefix.clone();
-    }
     let addr = args.addr;
     runtime()?.block_on(async move {
-        let s3 = match config.bucket {
-            Some(_) => Some(s3::client_from_env().await?),
-            None => None,
-        };
-        let bucket_note = match &config.bucket {
-            Some(b) => format!("S3 bucket {b}, prefix {:?}", config.prefix),
+        let server = LocalServer::from_env(args.bucket.clone(), args.prefix.clone())
+            .await
+            .map_err(|e| anyhow!(e))?;
+        let bucket_note = match server.bucket() {
+            Some(b) => format!("S3 bucket {b}, prefix {:?}", server.prefix()),
             None => "no S3 bucket: inline only".to_string(),
         };
-        let app = std::sync::Arc::new(picrypt_function::App { config, s3 });
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
@@ -48,7 +51,7 @@ pub fn run(args: &Args) -> Result<()> {
         use std::io::Write;
         std::io::stdout().flush()?;
         tokio::select! {
-            r = picrypt_function::serve::serve_on(app, listener) => r.context("server failed"),
+            r = server.serve(listener) => r.context("server failed"),
             _ = tokio::signal::ctrl_c() => {
                 println!("stopped");
                 Ok(())

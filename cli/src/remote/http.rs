@@ -8,7 +8,8 @@ use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
-use picrypt_function::api::{DiffResponse, ErrorBody};
+use picrypt_api::limits::check_request_size;
+use picrypt_api::{DiffRequest, DiffResponse, Endpoint, ErrorBody};
 
 /// How requests are signed.
 enum Signer {
@@ -84,9 +85,17 @@ impl Remote {
         matches!(self.signer, Signer::SigV4 { .. })
     }
 
-    /// `POST URL/diff` with a JSON body; the parsed answer, or the server's error as one line.
-    pub async fn diff(&self, body: Vec<u8>) -> Result<DiffResponse> {
-        let url = format!("{}/diff", self.base);
+    /// `POST URL/diff` of `request`: the parsed answer and the size of the body sent, or
+    /// the server's error as one line. A body over the API's request limit is not sent.
+    pub async fn diff(&self, request: &DiffRequest) -> Result<(DiffResponse, usize)> {
+        let body = request.to_json();
+        let sent = body.len();
+        if check_request_size(sent as u64).is_err() {
+            bail!(
+                "the two ciphertexts are {sent} bytes as JSON, over Lambda's 6 MB request limit: pass --s3-bucket BUCKET"
+            );
+        }
+        let url = format!("{}{}", self.base, Endpoint::Diff.path());
         let request = self.build(&url, body)?;
         let response = self
             .http
@@ -96,11 +105,12 @@ impl Remote {
         let status = response.status();
         let bytes = response.bytes().await.map_err(|e| self.describe(&url, e))?;
         if status.is_success() {
-            return serde_json::from_slice(&bytes).with_context(|| {
+            let response = serde_json::from_slice(&bytes).with_context(|| {
                 format!(
                     "{url} answered {status} with an unexpected body (is this a PICRYPT function?)"
                 )
-            });
+            })?;
+            return Ok((response, sent));
         }
         match serde_json::from_slice::<ErrorBody>(&bytes) {
             Ok(e) => bail!(
@@ -159,7 +169,7 @@ impl Remote {
             )
         } else if e.is_connect() {
             let cause = std::error::Error::source(&e)
-                .map(picrypt_function::storage::root_cause)
+                .map(picrypt_api::s3::root_cause)
                 .unwrap_or_default();
             anyhow!("cannot connect to {url}: {cause} (is the function running?)")
         } else {

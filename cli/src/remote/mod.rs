@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
 use base64::Engine;
+use picrypt_api::{DiffRequest, ResultLocation};
 use picrypt_core::{ops, Op};
-use picrypt_function::api::ResultLocation;
 
 use crate::args::RemoteArgs;
 use crate::output::step;
@@ -36,7 +36,6 @@ fn random_id() -> Result<String> {
 
 async fn subtract_on(url: &str, op: Op, a: &[u8], b: &[u8], args: &RemoteArgs) -> Result<Vec<u8>> {
     let remote = http::Remote::new(url, args.sigv4, args.timeout()).await?;
-    let b64 = |x: &[u8]| base64::engine::general_purpose::STANDARD.encode(x);
     let mut s3_client = None;
     let request = match &args.s3_bucket {
         Some(bucket) => {
@@ -55,37 +54,18 @@ async fn subtract_on(url: &str, op: Op, a: &[u8], b: &[u8], args: &RemoteArgs) -
                 ),
             );
             s3_client = Some(client);
-            serde_json::json!({
-                "a": {"s3": {"key": key_a, "bucket": bucket}},
-                "b": {"s3": {"key": key_b, "bucket": bucket}},
-                "op": op.name(),
-                "output": {"s3": {"key": format!("{base}diff.picrypt")}},
-            })
+            let output = format!("{base}diff.picrypt");
+            DiffRequest::s3(bucket, &key_a, &key_b, op.name(), &output)
         }
-        None => serde_json::json!({
-            "a": {"inline": b64(a)},
-            "b": {"inline": b64(b)},
-            "op": op.name(),
-            "output": "inline",
-        }),
+        None => DiffRequest::inline(a, b, op.name()),
     };
     // Where the result must be: the client never reads a location it did not ask for.
-    let asked = args.s3_bucket.as_ref().and_then(|bucket| {
-        Some((
-            bucket.clone(),
-            request["output"]["s3"]["key"].as_str()?.to_string(),
-        ))
-    });
-    let body = serde_json::to_vec(&request)?;
-    if args.s3_bucket.is_none() && body.len() > picrypt_function::LAMBDA_PAYLOAD_LIMIT {
-        bail!(
-            "the two ciphertexts are {} bytes as JSON, over Lambda's 6 MB request limit: pass --s3-bucket BUCKET",
-            body.len()
-        );
-    }
-    let sent = body.len();
+    let asked = args
+        .s3_bucket
+        .as_ref()
+        .and_then(|bucket| Some((bucket.clone(), request.output_key()?.to_string())));
     let t = Instant::now();
-    let response = remote.diff(body).await?;
+    let (response, sent) = remote.diff(&request).await?;
     step(
         "subtract",
         t,

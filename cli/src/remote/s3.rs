@@ -6,12 +6,16 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_s3::Client;
 use indicatif::{ProgressBar, ProgressStyle};
-use picrypt_function::storage;
+use picrypt_api::s3 as storage;
 
 /// Objects above this go up in parts, so the progress bar moves and a failure costs one part.
 const PART_BYTES: usize = 8 * 1024 * 1024;
 
+/// A progress bar for a transfer: hidden with `--quiet` or `--json`, and off a terminal.
 fn bar(len: u64, label: &str) -> ProgressBar {
+    if !crate::output::progress_allowed() {
+        return ProgressBar::hidden();
+    }
     let bar = ProgressBar::new(len);
     bar.set_style(
         ProgressStyle::with_template(

@@ -1,0 +1,91 @@
+//! Size limits of the API, and the one check of a request body's size.
+
+use std::fmt;
+
+use crate::ErrorCode;
+
+/// Largest request body the function accepts: 6 MiB (6 291 456 bytes), Lambda's limit for
+/// a synchronous invocation. `GET /health` reports it as `max_request_bytes`.
+pub const MAX_REQUEST_BYTES: usize = 6 * 1024 * 1024;
+
+/// Largest response body Lambda returns synchronously: 6 MiB, like a request.
+pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
+
+/// Largest result sent inline, as base64 text: a 6 MiB response less 16 KiB of room for
+/// the rest of the JSON and the headers. A larger result goes to S3 or is refused.
+pub const MAX_INLINE_RESULT_BYTES: usize = MAX_RESPONSE_BYTES - 16 * 1024;
+
+/// Longest S3 key, in bytes (S3's own limit).
+pub const MAX_S3_KEY_BYTES: usize = 1024;
+
+/// A request body over [`MAX_REQUEST_BYTES`]: answered `413 request_too_large`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestTooLarge {
+    /// The body's size, when it is known; `None` when the body is only known to run past
+    /// the limit (a stream cut off at the limit).
+    pub bytes: Option<u64>,
+}
+
+impl RequestTooLarge {
+    /// The code of the answer: `request_too_large` (413).
+    pub const CODE: ErrorCode = ErrorCode::RequestTooLarge;
+}
+
+impl fmt::Display for RequestTooLarge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.bytes {
+            Some(n) => write!(f, "request body of {n} bytes exceeds the {MAX_REQUEST_BYTES}-byte limit: upload the ciphertexts to S3 and send their keys"),
+            None => write!(f, "request body exceeds the {MAX_REQUEST_BYTES}-byte limit: upload the ciphertexts to S3 and send their keys"),
+        }
+    }
+}
+
+impl std::error::Error for RequestTooLarge {}
+
+/// Checks a request body's length against [`MAX_REQUEST_BYTES`]: the one check the
+/// function's handler, `picrypt serve`'s HTTP layer (on a declared `Content-Length`) and
+/// the CLI (before sending) all make.
+pub fn check_request_size(bytes: u64) -> Result<(), RequestTooLarge> {
+    if bytes > MAX_REQUEST_BYTES as u64 {
+        Err(RequestTooLarge { bytes: Some(bytes) })
+    } else {
+        Ok(())
+    }
+}
+
+/// Whether a result container of `bytes` bytes travels inline: its base64 text is at most
+/// [`MAX_INLINE_RESULT_BYTES`].
+pub fn fits_inline(bytes: usize) -> bool {
+    bytes.div_ceil(3) * 4 <= MAX_INLINE_RESULT_BYTES
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_limit() {
+        assert_eq!(MAX_REQUEST_BYTES, 6_291_456);
+        assert!(check_request_size(0).is_ok());
+        assert!(check_request_size(MAX_REQUEST_BYTES as u64).is_ok());
+        let e = check_request_size(MAX_REQUEST_BYTES as u64 + 1).unwrap_err();
+        assert_eq!(e.bytes, Some(6_291_457));
+        assert_eq!(
+            e.to_string(),
+            "request body of 6291457 bytes exceeds the 6291456-byte limit: upload the ciphertexts to S3 and send their keys"
+        );
+        assert_eq!(
+            RequestTooLarge { bytes: None }.to_string(),
+            "request body exceeds the 6291456-byte limit: upload the ciphertexts to S3 and send their keys"
+        );
+        assert_eq!(RequestTooLarge::CODE.status(), 413);
+    }
+
+    #[test]
+    fn inline_limit() {
+        let max = MAX_INLINE_RESULT_BYTES / 4 * 3;
+        assert!(fits_inline(0));
+        assert!(fits_inline(max));
+        assert!(!fits_inline(max + 1));
+    }
+}
