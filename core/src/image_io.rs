@@ -7,9 +7,10 @@
 
 use std::io::Cursor;
 
-use image::{DynamicImage, ImageFormat, ImageReader};
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 
 use crate::error::{Error, Result};
+use crate::format::MAX_SAMPLES;
 use crate::image::Image;
 
 /// The image formats this build decodes, for messages.
@@ -38,8 +39,63 @@ const FORMATS: &[(ImageFormat, &str)] = &[
 /// decoders work with some slack.
 const MAX_DECODE_ALLOC: u64 = 1 << 30;
 
-/// Decodes an image file of any format this build reads, keeping the channel layout.
+/// Decodes an image file of any format this build reads, keeping the channel layout and
+/// applying its EXIF orientation (so a phone photo is the right way up).
 pub fn decode(bytes: &[u8]) -> Result<Image> {
+    Ok(decode_oriented(bytes)?.0)
+}
+
+/// An image file's EXIF orientation, as applied by [`decode_oriented`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Orientation {
+    /// As stored (no EXIF orientation, or "top-left").
+    AsStored,
+    /// Rotated by this many degrees clockwise, then mirrored left-right when `flipped`.
+    Turned {
+        /// 0, 90, 180 or 270.
+        degrees: u16,
+        /// Whether the image was also mirrored.
+        flipped: bool,
+    },
+}
+
+impl std::fmt::Display for Orientation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Orientation::AsStored => f.write_str("as stored"),
+            Orientation::Turned { degrees, flipped } => {
+                write!(f, "turned {degrees}°")?;
+                if *flipped {
+                    f.write_str(" and mirrored")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn orientation_of(o: image::metadata::Orientation) -> Orientation {
+    use image::metadata::Orientation as O;
+    let (degrees, flipped) = match o {
+        O::NoTransforms => return Orientation::AsStored,
+        O::Rotate90 => (90, false),
+        O::Rotate180 => (180, false),
+        O::Rotate270 => (270, false),
+        O::FlipHorizontal => (0, true),
+        O::FlipVertical => (180, true),
+        O::Rotate90FlipH => (90, true),
+        O::Rotate270FlipH => (270, true),
+    };
+    Orientation::Turned { degrees, flipped }
+}
+
+/// [`decode`], also saying which EXIF orientation was applied.
+///
+/// The dimensions in the file's header are checked against the container's limit of
+/// 2^28 samples before any pixel is decoded, so a file claiming an enormous image is
+/// refused at once, with the limit in the message.
+pub fn decode_oriented(bytes: &[u8]) -> Result<(Image, Orientation)> {
     let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| Error::Image(e.to_string()))?;
@@ -59,9 +115,23 @@ pub fn decode(bytes: &[u8]) -> Result<Image> {
     limits.max_alloc = Some(MAX_DECODE_ALLOC);
     let mut reader = reader;
     reader.limits(limits);
-    let decoded = reader
-        .decode()
+    let mut decoder = reader
+        .into_decoder()
         .map_err(|e| Error::Image(format!("cannot decode {format:?}: {e}")))?;
+    let (width, height) = decoder.dimensions();
+    let channels = decoder.color_type().channel_count() as u64;
+    let samples = width as u64 * height as u64 * channels;
+    if samples > MAX_SAMPLES {
+        return Err(Error::Image(format!(
+            "a {width}×{height} image with {channels} channels is {samples} samples, over PICRYPT's limit of 2^28 = {MAX_SAMPLES} (for example 9459×9459 RGB): crop or downscale it"
+        )));
+    }
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut decoded = DynamicImage::from_decoder(decoder)
+        .map_err(|e| Error::Image(format!("cannot decode {format:?}: {e}")))?;
+    decoded.apply_orientation(orientation);
     let (width, height) = (decoded.width(), decoded.height());
     let (channels, data) = match decoded {
         DynamicImage::ImageLuma8(i) => (1, i.into_raw()),
@@ -75,7 +145,10 @@ pub fn decode(bytes: &[u8]) -> Result<Image> {
             )))
         }
     };
-    Image::new(width, height, channels, data)
+    Ok((
+        Image::new(width, height, channels, data)?,
+        orientation_of(orientation),
+    ))
 }
 
 /// Encodes an image as PNG.
