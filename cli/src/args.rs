@@ -45,22 +45,21 @@ pub struct LegacyArgs {
 }
 
 /// How a difference becomes a picture.
-#[derive(clap::Args, Clone, Copy)]
+#[derive(clap::Args, Clone, Copy, Default)]
 pub struct RenderArgs {
-    /// How to draw a difference.
-    #[arg(long, value_enum, default_value_t = RenderArg::Abs)]
-    pub render: RenderArg,
-    /// Differences of at most this much count as unchanged (mask render and statistics).
-    #[arg(long, default_value_t = render::DEFAULT_THRESHOLD)]
+    /// How to draw a difference [default: abs].
+    #[arg(long, value_enum, value_name = "RENDER")]
+    pub render: Option<RenderArg>,
+    /// Differences of at most this much count as unchanged (mask and overlay renders,
+    /// the heatmap's scale, and the statistics).
+    #[arg(long, value_name = "N", default_value_t = render::DEFAULT_THRESHOLD)]
     pub threshold: u16,
 }
 
-impl Default for RenderArgs {
-    fn default() -> RenderArgs {
-        RenderArgs {
-            render: RenderArg::Abs,
-            threshold: render::DEFAULT_THRESHOLD,
-        }
+impl RenderArgs {
+    /// The render asked for, `abs` when none was.
+    pub fn mode(&self) -> RenderMode {
+        self.render.map_or(RenderMode::Abs, RenderMode::from)
     }
 }
 
@@ -77,6 +76,8 @@ pub enum RenderArg {
     Heatmap,
     /// White where a pixel changed by more than --threshold.
     Mask,
+    /// The changes in red over the after image (dimmed), boxed in yellow.
+    Overlay,
 }
 
 impl From<RenderArg> for RenderMode {
@@ -87,6 +88,7 @@ impl From<RenderArg> for RenderMode {
             RenderArg::Saturate => RenderMode::Saturate,
             RenderArg::Heatmap => RenderMode::Heatmap,
             RenderArg::Mask => RenderMode::Mask,
+            RenderArg::Overlay => RenderMode::Overlay,
         }
     }
 }

@@ -1,5 +1,6 @@
-//! Reading and writing the files the CLI handles: inputs, outputs (written atomically so a
-//! failure never leaves half a file), and key files (mode 0600, refused when others can read).
+//! Reading and writing the files the CLI handles: inputs, outputs (checked before any work,
+//! written atomically so a failure never leaves half a file, never over a key file or one
+//! of the command's own inputs), and key files (mode 0600, refused when others can read).
 
 use std::fs;
 use std::io::Write;
@@ -7,23 +8,152 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use picrypt_core::format::FILE_EXTENSION;
-use picrypt_core::{Container, Image, Key};
+use picrypt_core::{image_io, Container, Image, Key};
 
 /// Reads a whole file, naming it in the error.
 pub fn read(path: &Path) -> Result<Vec<u8>> {
     fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
-/// Writes `bytes` to `path` atomically: a temporary file beside it, then a rename.
+/// What an output file will hold, so its name can be checked before any work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A ciphertext container (any name but an image's or `.npy`).
+    Container,
+    /// A PNG picture.
+    Png,
+    /// A NumPy array.
+    Npy,
+    /// A decrypted result: a PNG (image or render) or `.npy`.
+    PngOrNpy,
+    /// A key file (only `keygen` writes one).
+    Key,
+}
+
+/// Checks every output a command will write before it does any work (reading images,
+/// encrypting, calling a function): the directory exists and is writable, the name says
+/// what it will hold, and it is neither a directory, nor a key file (detected by content,
+/// whatever its name), nor one of the command's own inputs (compared by canonical path
+/// and by device and inode, so a symlink or a hard link is caught), nor another output.
+pub fn check_outputs(outputs: &[(&Path, Kind)], inputs: &[&Path]) -> Result<()> {
+    for (i, &(out, kind)) in outputs.iter().enumerate() {
+        check_name(out, kind)?;
+        let dir = parent_dir(out);
+        if !dir.is_dir() {
+            bail!(
+                "cannot write {}: directory {} does not exist",
+                out.display(),
+                dir.display()
+            );
+        }
+        tempfile::Builder::new()
+            .prefix(".picrypt-check-")
+            .tempfile_in(&dir)
+            .with_context(|| {
+                format!(
+                    "cannot write {}: directory {} is not writable",
+                    out.display(),
+                    dir.display()
+                )
+            })?;
+        if out.is_dir() {
+            bail!("cannot write {}: it is a directory", out.display());
+        }
+        if kind != Kind::Key && is_key_file(out) {
+            bail!(
+                "{} is a key file: refusing to overwrite it with an output (only `picrypt keygen --force` replaces a key)",
+                out.display()
+            );
+        }
+        for input in inputs {
+            if same_file(out, input) {
+                bail!(
+                    "{} is also an input of this command: refusing to overwrite it",
+                    out.display()
+                );
+            }
+        }
+        for (other, _) in &outputs[..i] {
+            if same_file(out, other) {
+                bail!("{} is named for two outputs", out.display());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_name(out: &Path, kind: Kind) -> Result<()> {
+    let ext = extension(out);
+    match kind {
+        Kind::Container => check_container_name(out),
+        Kind::Png if ext != "png" => bail!(
+            "{}: this output is a PNG picture; name it *.png",
+            out.display()
+        ),
+        Kind::Npy if ext != "npy" => bail!(
+            "{}: this output is a NumPy array; name it *.npy",
+            out.display()
+        ),
+        Kind::PngOrNpy if ext != "png" && ext != "npy" => bail!(
+            "cannot write {} as {}: name it *.png or *.npy (a PNG of the image or of a render of the difference, or the exact values for NumPy)",
+            out.display(),
+            if ext.is_empty() { "a file without extension".to_string() } else { ext.to_uppercase() }
+        ),
+        _ => Ok(()),
+    }
+}
+
+fn parent_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Whether `path` exists and holds a PICRYPT key file (of any scheme or kind).
+fn is_key_file(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 8];
+    fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok()
+        && picrypt_core::keyfile::looks_like_key_file(&head)
+}
+
+/// Whether two paths name the same file: the same canonical path, or (when both exist)
+/// the same device and inode.
+fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(ma), Ok(mb)) = (fs::metadata(a), fs::metadata(b)) {
+            return (ma.dev(), ma.ino()) == (mb.dev(), mb.ino());
+        }
+    }
+    let canonical = |p: &Path| -> Option<PathBuf> {
+        match fs::canonicalize(p) {
+            Ok(c) => Some(c),
+            // Not there yet: its directory's canonical path and its name.
+            Err(_) => Some(fs::canonicalize(parent_dir(p)).ok()?.join(p.file_name()?)),
+        }
+    };
+    matches!((canonical(a), canonical(b)), (Some(x), Some(y)) if x == y)
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file beside it, then a rename. Never
+/// over a key file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    if is_key_file(path) {
+        bail!(
+            "{} is a key file: refusing to overwrite it with an output (only `picrypt keygen --force` replaces a key)",
+            path.display()
+        );
+    }
     write_with_mode(path, bytes, 0o644, true)
 }
 
 fn write_with_mode(path: &Path, bytes: &[u8], mode: u32, overwrite: bool) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let dir = parent_dir(path);
     if !dir.is_dir() {
         bail!(
             "cannot write {}: directory {} does not exist",
@@ -85,10 +215,15 @@ pub fn read_key(path: &Path) -> Result<Key> {
     Ok(key)
 }
 
-/// Reads and decodes an image file.
+/// Reads and decodes an image file, the right way up (EXIF orientation applied).
 pub fn read_image(path: &Path) -> Result<Image> {
+    Ok(read_image_oriented(path)?.0)
+}
+
+/// [`read_image`], also saying which EXIF orientation was applied.
+pub fn read_image_oriented(path: &Path) -> Result<(Image, image_io::Orientation)> {
     let bytes = read(path)?;
-    picrypt_core::image_io::decode(&bytes).with_context(|| format!("{}", path.display()))
+    image_io::decode_oriented(&bytes).with_context(|| format!("{}", path.display()))
 }
 
 /// Reads and parses a ciphertext container.

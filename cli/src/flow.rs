@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use picrypt_core::{ops, verify, Container, Image, Key, Op, Plaintext};
 
 use crate::args::{LegacyArgs, RemoteArgs};
-use crate::output::{step, warn_if_insecure};
+use crate::output::step;
 use crate::remote;
 
 /// What the flow produced.
@@ -16,6 +16,8 @@ pub struct Flow {
     pub ct_after: Container,
     pub result: Container,
     pub plaintext: Plaintext,
+    /// What the result was checked to be, in words.
+    pub verified: String,
 }
 
 /// Refuses a legacy (insecure) key unless the user opted in.
@@ -49,7 +51,6 @@ pub fn run(
     let t = Instant::now();
     let ct_before = encrypt(key, before, legacy)?;
     let ct_after = encrypt(key, after, legacy)?;
-    warn_if_insecure(key.scheme());
     step(
         "encrypt",
         t,
@@ -76,11 +77,13 @@ pub fn run(
     let t = Instant::now();
     let checked = verify::check_result(op, &a, &b, &result).context("the function's result")?;
     let plaintext = checked.decrypt(key)?;
-    step("decrypt", t, &checked.describe_as("before", "after"));
+    let verified = checked.describe_as("before", "after");
+    step("decrypt", t, &verified);
     Ok(Flow {
         ct_before,
         ct_after,
         result: checked.into_container(),
         plaintext,
+        verified,
     })
 }

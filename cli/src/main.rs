@@ -11,19 +11,41 @@ mod remote;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
+
+const ABOUT: &str = "Compute the difference of two images on a server that never sees them";
+
+const LONG_ABOUT: &str = "Compute the difference of two images on a server that never sees them.
+
+picrypt encrypts two images on this machine, has a function (in this process, `picrypt serve`,
+or an AWS Lambda function) subtract the ciphertexts without any key, checks that the result
+really is the difference of the two inputs, decrypts it and renders it.
+
+Images: PNG, JPEG, BMP, TIFF or WebP; 8 bits per channel; gray, gray + alpha, RGB or RGBA
+(kept as they are; EXIF orientation applied); both images of the same size; at most 2^28
+samples (about 89 megapixels RGB). One inline request to a function carries two mask
+ciphertexts of up to about 2 million samples (1005×642 RGB fits); beyond that, pass
+--s3-bucket.";
+
+const AFTER_HELP: &str =
+    "Start with `picrypt demo`. Docs: README.md, docs/FORMAT.md, docs/SECURITY.md, docs/API.md.";
 
 #[derive(Parser)]
 #[command(
     name = "picrypt",
     version,
-    about = "Compute the difference of two images on a server that never sees them",
-    after_help = "Start with `picrypt demo`. Docs: README.md, docs/FORMAT.md, docs/SECURITY.md."
+    about = ABOUT,
+    long_about = LONG_ABOUT,
+    after_help = AFTER_HELP,
+    propagate_version = true
 )]
 struct Cli {
-    /// More log output on stderr (-v info, -vv debug, -vvv trace).
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    /// More log output on stderr (-v info, -vv debug, -vvv trace; PICRYPT_LOG overrides).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = "Global options")]
     verbose: u8,
+    /// No progress bars or spinners on stderr (errors and warnings still show).
+    #[arg(short, long, global = true, help_heading = "Global options")]
+    quiet: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -31,21 +53,48 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Make a new secret key (file mode 0600; key bytes are never printed).
+    #[command(after_help = cmd::keygen::EXAMPLES)]
     Keygen(cmd::keygen::Args),
     /// Encrypt an image (PNG, JPEG, BMP, TIFF, WebP) into a ciphertext container.
+    #[command(after_help = cmd::encrypt::EXAMPLES)]
     Encrypt(cmd::encrypt::Args),
     /// Decrypt and verify a ciphertext; write an image, a render of a difference, or .npy.
+    #[command(after_help = cmd::decrypt::EXAMPLES)]
     Decrypt(cmd::decrypt::Args),
     /// Subtract two ciphertexts (A − B) without any key, and check the result.
+    #[command(after_help = cmd::diff::EXAMPLES)]
     Diff(cmd::diff::Args),
     /// The whole flow: encrypt both images, subtract, check, decrypt, render, report.
+    #[command(after_help = cmd::run::EXAMPLES)]
     Run(cmd::run::Args),
     /// Serve the function over plain HTTP (POST /diff, GET /health, GET /openapi.json).
+    #[command(after_help = cmd::serve::EXAMPLES)]
     Serve(cmd::serve::Args),
     /// Show a ciphertext's header (no key needed).
+    #[command(after_help = cmd::inspect::EXAMPLES)]
     Inspect(cmd::inspect::Args),
     /// Run the whole flow on a generated before/after pair; no files or account needed.
+    #[command(after_help = cmd::demo::EXAMPLES)]
     Demo(cmd::demo::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_help = cmd::completions::EXAMPLES)]
+    Completions(cmd::completions::Args),
+    /// Print the manual page, or write one page per command into a directory.
+    #[command(after_help = cmd::man::EXAMPLES)]
+    Man(cmd::man::Args),
+}
+
+impl Command {
+    /// Whether the command was asked for one JSON document instead of lines.
+    fn json(&self) -> bool {
+        match self {
+            Command::Run(a) => a.json(),
+            Command::Diff(a) => a.json(),
+            Command::Decrypt(a) => a.json(),
+            Command::Inspect(a) => a.json(),
+            _ => false,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -54,6 +103,10 @@ fn main() -> ExitCode {
     }));
     let cli = Cli::parse();
     output::init_logging(cli.verbose);
+    output::configure(output::Mode {
+        json: cli.command.json(),
+        quiet: cli.quiet,
+    });
     let result = match cli.command {
         Command::Keygen(args) => cmd::keygen::run(&args),
         Command::Encrypt(args) => cmd::encrypt::run(&args),
@@ -63,6 +116,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => cmd::serve::run(&args),
         Command::Inspect(args) => cmd::inspect::run(&args),
         Command::Demo(args) => cmd::demo::run(&args),
+        Command::Completions(args) => cmd::completions::run(&args, Cli::command()),
+        Command::Man(args) => cmd::man::run(&args, Cli::command()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,14 +2,65 @@
 //! insecure-scheme warning, and decrypted results as PNG or `.npy`.
 
 use std::path::Path;
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 use anyhow::{bail, Result};
-use picrypt_core::render::{self, RenderMode};
-use picrypt_core::{image_io, npy, Plaintext, Scheme};
+use picrypt_core::render;
+use picrypt_core::{image_io, npy, Image, Plaintext, Scheme};
 
 use crate::args::RenderArgs;
 use crate::files;
+
+/// How this run prints: for people (default), quietly (no progress on stderr), or one
+/// JSON document on stdout for scripts.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Mode {
+    /// One JSON document on stdout instead of lines for people.
+    pub json: bool,
+    /// No progress bars or spinners on stderr.
+    pub quiet: bool,
+}
+
+static MODE: OnceLock<Mode> = OnceLock::new();
+static STEPS: Mutex<Vec<serde_json::Value>> = Mutex::new(Vec::new());
+
+/// Sets how this run prints; call once, before any output.
+pub fn configure(mode: Mode) {
+    let _ = MODE.set(mode);
+}
+
+fn mode() -> Mode {
+    MODE.get().copied().unwrap_or_default()
+}
+
+/// Whether progress (bars, spinners) may be drawn: not with `--quiet` or `--json`, and
+/// only on a terminal.
+pub fn progress_allowed() -> bool {
+    let m = mode();
+    !m.quiet && !m.json && std::io::IsTerminal::is_terminal(&std::io::stderr())
+}
+
+/// A line for people on stdout (nothing with `--json`).
+pub fn line(text: impl std::fmt::Display) {
+    if !mode().json {
+        println!("{text}");
+    }
+}
+
+/// Prints the JSON document of a command run with `--json`, with the steps' timings.
+pub fn json(mut doc: serde_json::Value) -> Result<()> {
+    if mode().json {
+        if let Some(map) = doc.as_object_mut() {
+            let steps = STEPS.lock().map(|s| s.clone()).unwrap_or_default();
+            if !steps.is_empty() {
+                map.insert("steps".into(), serde_json::Value::Array(steps));
+            }
+        }
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    }
+    Ok(())
+}
 
 /// Logs go to stderr: warnings by default, more with `-v`, or `PICRYPT_LOG` as a filter.
 pub fn init_logging(verbose: u8) {
@@ -41,13 +92,27 @@ pub fn warn_if_insecure(scheme: Scheme) {
     }
 }
 
-/// One line of a flow: the step's name, its time, and what it did.
+/// One line of a flow: the step's name, its time, and what it did (recorded for `--json`).
 pub fn step(name: &str, since: Instant, detail: &str) {
-    println!("  {name:<9} {:>8.1?}  {detail}", since.elapsed());
+    let elapsed = since.elapsed();
+    if let Ok(mut steps) = STEPS.lock() {
+        steps.push(serde_json::json!({
+            "step": name,
+            "ms": elapsed.as_secs_f64() * 1e3,
+            "detail": detail,
+        }));
+    }
+    line(format_args!("  {name:<9} {elapsed:>8.1?}  {detail}"));
 }
 
-/// Writes a decrypted result: `.npy` raw values, or PNG (the image, or a render).
-pub fn write_plaintext(pt: &Plaintext, out: &Path, args: &RenderArgs) -> Result<()> {
+/// Writes a decrypted result: `.npy` raw values, or PNG (the image, or a render; the
+/// overlay render draws over `after`).
+pub fn write_plaintext(
+    pt: &Plaintext,
+    out: &Path,
+    args: &RenderArgs,
+    after: Option<&Image>,
+) -> Result<()> {
     let (bytes, what) = match files::extension(out).as_str() {
         "npy" if pt.is_image() => (npy::encode_u8(&pt.to_image()?), "uint8 array".to_string()),
         "npy" => (
@@ -56,8 +121,8 @@ pub fn write_plaintext(pt: &Plaintext, out: &Path, args: &RenderArgs) -> Result<
         ),
         "png" if pt.is_image() => (image_io::encode_png(&pt.to_image()?)?, "image".to_string()),
         "png" => {
-            let mode = RenderMode::from(args.render);
-            let img = render::render(pt, mode, args.threshold);
+            let mode = args.mode();
+            let img = render::render(pt, mode, args.threshold, after)?;
             (
                 image_io::encode_png(&img)?,
                 format!("{} render", mode.name()),
@@ -69,10 +134,10 @@ pub fn write_plaintext(pt: &Plaintext, out: &Path, args: &RenderArgs) -> Result<
         ),
     };
     files::write_atomic(out, &bytes)?;
-    println!(
+    line(format_args!(
         "decrypted and wrote {what} {} ({})",
         out.display(),
         pt.shape()
-    );
+    ));
     Ok(())
 }

@@ -8,16 +8,27 @@ use picrypt_core::format::looks_like_container;
 use picrypt_core::render;
 use picrypt_core::{image_io, npy, verify, Error, Plaintext};
 
+use serde_json::json;
+
 use crate::args::RenderArgs;
-use crate::files;
-use crate::output::{warn_if_insecure, write_plaintext};
+use crate::files::{self, Kind};
+use crate::output::{self, warn_if_insecure, write_plaintext};
+
+/// Examples for `picrypt decrypt --help`.
+pub const EXAMPLES: &str = "Examples:
+  picrypt decrypt --key k.key before.picrypt -o before.png
+  picrypt decrypt --key k.key diff.picrypt --expect a.picrypt b.picrypt -o diff.png
+  picrypt decrypt --key k.key diff.picrypt -o diff.npy               # the exact int16 values
+  picrypt decrypt --key k.key diff.picrypt --render overlay --over after.png -o moved.png";
 
 /// Arguments of `picrypt decrypt`.
 #[derive(clap::Args)]
 pub struct Args {
+    /// The secret key file (not KEY.pub).
     #[arg(long)]
     key: PathBuf,
     /// A container, or with a shuffle key also a scrambled PNG/.npy from imageshuffle.
+    #[arg(value_name = "CIPHERTEXT")]
     ciphertext: PathBuf,
     /// OUT.png (the image, or a render of a difference) or OUT.npy (the raw values).
     #[arg(short, long)]
@@ -31,16 +42,37 @@ pub struct Args {
     /// crafted bfv ciphertext makes its decryption reveal your secret key.
     #[arg(long)]
     insecure_trust_bfv_input: bool,
+    /// The "after" image, for `--render overlay` (the changes drawn over it).
+    #[arg(long, value_name = "AFTER")]
+    over: Option<PathBuf>,
     #[command(flatten)]
     render: RenderArgs,
+    /// Print one JSON document (paths, what was verified, statistics) instead of lines.
+    #[arg(long)]
+    json: bool,
+}
+
+impl Args {
+    /// Whether `--json` was given.
+    pub fn json(&self) -> bool {
+        self.json
+    }
 }
 
 /// Checks, decrypts and writes.
 pub fn run(args: &Args) -> Result<()> {
-    let key = files::read_key(&args.key)?;
     let path = &args.ciphertext;
-    if key.scheme().warning().is_some() {
-        warn_if_insecure(key.scheme());
+    let mut inputs = vec![args.key.as_path(), path.as_path()];
+    inputs.extend(args.expect.iter().flatten().map(PathBuf::as_path));
+    inputs.extend(args.over.as_deref());
+    files::check_outputs(&[(&args.out, Kind::PngOrNpy)], &inputs)?;
+    if args.render.mode().needs_after_image() && args.over.is_none() {
+        bail!("--render overlay draws the changes over the after image: pass --over AFTER.png");
+    }
+    let key = files::read_key(&args.key)?;
+    let after = args.over.as_deref().map(files::read_image).transpose()?;
+    let legacy = key.scheme().warning().is_some();
+    if legacy {
         let bytes = files::read(path)?;
         if !looks_like_container(&bytes) {
             // A scrambled image from imageshuffle (PNG or .npy) rather than a container.
@@ -51,7 +83,15 @@ pub fn run(args: &Args) -> Result<()> {
             }
             .with_context(|| format!("{}", path.display()))?;
             let image = key.unscramble(&scrambled)?;
-            return write_plaintext(&Plaintext::of_image(&image), &args.out, &args.render);
+            write_plaintext(&Plaintext::of_image(&image), &args.out, &args.render, None)?;
+            warn_if_insecure(key.scheme());
+            return output::json(json!({
+                "ciphertext": path,
+                "output": &args.out,
+                "scheme": key.scheme().name(),
+                "kind": "image",
+                "verified": "nothing: legacy scheme",
+            }));
         }
     }
     let context = || format!("{}", path.display());
@@ -75,6 +115,12 @@ pub fn run(args: &Args) -> Result<()> {
         None => {
             let ct = files::read_container(path)?;
             let claim = verify::Expect::claimed_by(ct.header());
+            if claim == verify::Expect::Image && args.render.render.is_some() {
+                bail!(
+                    "{} is an encrypted image, not a difference: there is nothing to render (drop --render to write the image)",
+                    path.display()
+                );
+            }
             let pt = if args.insecure_trust_bfv_input {
                 verify::decrypt_trusting_source(&key, &ct, claim)
             } else {
@@ -90,10 +136,20 @@ pub fn run(args: &Args) -> Result<()> {
             (pt, verify::describe(ct.header(), claim))
         }
     };
-    println!("{}: {what}", path.display());
-    write_plaintext(&pt, &args.out, &args.render)?;
-    if !pt.is_image() {
-        println!("{}", render::stats(&pt, args.render.threshold).summary());
+    output::line(format_args!("{}: {what}", path.display()));
+    write_plaintext(&pt, &args.out, &args.render, after.as_ref())?;
+    let stats = (!pt.is_image()).then(|| render::stats(&pt, args.render.threshold));
+    if let Some(stats) = &stats {
+        output::line(stats.summary());
     }
-    Ok(())
+    warn_if_insecure(key.scheme());
+    output::json(json!({
+        "ciphertext": path,
+        "output": &args.out,
+        "scheme": key.scheme().name(),
+        "kind": if pt.is_image() { "image" } else { "difference" },
+        "render": (!pt.is_image() && files::extension(&args.out) == "png").then(|| args.render.mode().name()),
+        "verified": what,
+        "statistics": stats,
+    }))
 }

@@ -7,8 +7,13 @@ use picrypt_core::render::{self, RenderMode};
 use picrypt_core::{demo, image_io, npy, preview, Image, Key, Op, Scheme};
 
 use crate::args::{LegacyArgs, RemoteArgs};
-use crate::files;
+use crate::files::{self, Kind};
 use crate::flow;
+
+/// Examples for `picrypt demo --help`.
+pub const EXAMPLES: &str = "Examples:
+  picrypt demo                                                       # writes picrypt-demo/
+  picrypt demo --out /tmp/demo";
 
 /// Arguments of `picrypt demo`.
 #[derive(clap::Args)]
@@ -22,6 +27,23 @@ pub struct Args {
 pub fn run(args: &Args) -> Result<()> {
     let dir = &args.out;
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let names = [
+        ("before.png", Kind::Png),
+        ("after.png", Kind::Png),
+        ("before.encrypted.png", Kind::Png),
+        ("after.encrypted.png", Kind::Png),
+        ("before.picrypt", Kind::Container),
+        ("after.picrypt", Kind::Container),
+        ("diff.picrypt", Kind::Container),
+        ("diff.png", Kind::Png),
+        ("diff.heatmap.png", Kind::Png),
+        ("diff.overlay.png", Kind::Png),
+        ("diff.npy", Kind::Npy),
+    ];
+    let paths: Vec<(PathBuf, Kind)> = names.iter().map(|&(n, k)| (dir.join(n), k)).collect();
+    let outputs: Vec<(&std::path::Path, Kind)> =
+        paths.iter().map(|(p, k)| (p.as_path(), *k)).collect();
+    files::check_outputs(&outputs, &[])?;
     println!(
         "PICRYPT demo: a {}×{} scene before and after an object moved; the subtraction runs on ciphertexts only.",
         demo::WIDTH,
@@ -38,7 +60,14 @@ pub fn run(args: &Args) -> Result<()> {
         LegacyArgs::default(),
     )?;
     let png = |img: &Image| image_io::encode_png(img);
-    let render = |mode| render::render(&flow.plaintext, mode, render::DEFAULT_THRESHOLD);
+    let render = |mode| {
+        render::render(
+            &flow.plaintext,
+            mode,
+            render::DEFAULT_THRESHOLD,
+            Some(&after),
+        )
+    };
     let pt = &flow.plaintext;
     let outputs: Vec<(&str, Vec<u8>, &str)> = vec![
         ("before.png", png(&before)?, "the first image"),
@@ -70,13 +99,18 @@ pub fn run(args: &Args) -> Result<()> {
         ),
         (
             "diff.png",
-            png(&render(RenderMode::Abs))?,
+            png(&render(RenderMode::Abs)?)?,
             "decrypted |before − after|: the object at both places",
         ),
         (
             "diff.heatmap.png",
-            png(&render(RenderMode::Heatmap))?,
-            "change magnitude",
+            png(&render(RenderMode::Heatmap)?)?,
+            "change magnitude, with its colour scale",
+        ),
+        (
+            "diff.overlay.png",
+            png(&render(RenderMode::Overlay)?)?,
+            "the changes drawn over the after image",
         ),
         (
             "diff.npy",

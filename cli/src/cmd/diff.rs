@@ -7,30 +7,57 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use picrypt_core::{verify, ContainerRef, Op};
 
+use serde_json::json;
+
 use crate::args::{OpArg, RemoteArgs};
-use crate::files;
-use crate::output::warn_if_insecure;
+use crate::files::{self, Kind};
+use crate::output::{self, warn_if_insecure};
 use crate::remote;
+
+/// Examples for `picrypt diff --help`.
+pub const EXAMPLES: &str = "Examples:
+  picrypt diff a.picrypt b.picrypt -o diff.picrypt                   # in this process
+  picrypt diff a.picrypt b.picrypt -o diff.picrypt --url http://127.0.0.1:8080
+  picrypt diff a.picrypt b.picrypt -o diff.picrypt --url https://ID.lambda-url.REGION.on.aws --s3-bucket BUCKET
+
+Environment (with --url): AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+AWS_PROFILE (SigV4 and S3), AWS_ENDPOINT_URL (an S3-compatible server), PICRYPT_S3_ATTEMPTS,
+PICRYPT_S3_BACKOFF_MS, PICRYPT_S3_TIMEOUT_MS; PICRYPT_LOG (log filter).";
 
 /// Arguments of `picrypt diff`.
 #[derive(clap::Args)]
 pub struct Args {
+    /// The ciphertext subtracted from (A, e.g. the "before" image).
+    #[arg(value_name = "A")]
     a: PathBuf,
+    /// The ciphertext subtracted (B, e.g. the "after" image), under the same key.
+    #[arg(value_name = "B")]
     b: PathBuf,
     /// The result ciphertext to write.
     #[arg(short, long)]
     out: PathBuf,
+    /// What to compute.
     #[arg(long, value_enum, default_value_t = OpArg::Sub)]
     op: OpArg,
     #[command(flatten)]
     remote: RemoteArgs,
+    /// Print one JSON document (paths, what was checked, timings) instead of lines.
+    #[arg(long)]
+    json: bool,
+}
+
+impl Args {
+    /// Whether `--json` was given.
+    pub fn json(&self) -> bool {
+        self.json
+    }
 }
 
 /// Subtracts, checks, writes.
 pub fn run(args: &Args) -> Result<()> {
     let (a, b, out) = (&args.a, &args.b, &args.out);
     let op = Op::from(args.op);
-    files::check_container_name(out)?;
+    files::check_outputs(&[(out, Kind::Container)], &[a, b])?;
     let a_bytes = files::read(a)?;
     let b_bytes = files::read(b)?;
     // Refuse a malformed input naming its file (and before uploading anything); errors of
@@ -45,16 +72,27 @@ pub fn run(args: &Args) -> Result<()> {
         .with_context(|| format!("{} − {}", a.display(), b.display()))?;
     let checked =
         verify::check_result(op, &a_bytes, &b_bytes, &result).context("the function's result")?;
-    warn_if_insecure(checked.container().header().scheme());
-    println!("checked: {}", checked.describe());
+    output::line(format_args!("checked: {}", checked.describe()));
     files::write_atomic(out, &result)?;
-    println!(
+    output::line(format_args!(
         "{} − {} → {} ({} bytes) in {:.0?}",
         a.display(),
         b.display(),
         out.display(),
         result.len(),
         start.elapsed()
-    );
-    Ok(())
+    ));
+    let scheme = checked.container().header().scheme();
+    warn_if_insecure(scheme);
+    output::json(json!({
+        "a": a,
+        "b": b,
+        "output": out,
+        "op": op.name(),
+        "scheme": scheme.name(),
+        "where": args.remote.url.as_deref().unwrap_or("in process"),
+        "bytes": result.len(),
+        "checked": checked.describe(),
+        "ms": start.elapsed().as_secs_f64() * 1e3,
+    }))
 }

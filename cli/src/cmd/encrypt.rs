@@ -8,15 +8,23 @@ use anyhow::Result;
 use picrypt_core::{image_io, npy};
 
 use crate::args::LegacyArgs;
-use crate::files;
+use crate::files::{self, Kind};
 use crate::flow;
 use crate::output::warn_if_insecure;
+
+/// Examples for `picrypt encrypt --help`.
+pub const EXAMPLES: &str = "Examples:
+  picrypt encrypt --key k.key before.png -o before.picrypt
+  picrypt encrypt --key k.key.pub photo.jpg -o photo.picrypt      # bfv: a device needs only KEY.pub";
 
 /// Arguments of `picrypt encrypt`.
 #[derive(clap::Args)]
 pub struct Args {
+    /// The key file: a mask or bfv secret key, or a bfv public key (KEY.pub).
     #[arg(long)]
     key: PathBuf,
+    /// The image to encrypt: PNG, JPEG, BMP, TIFF or WebP, 8 bits per channel.
+    #[arg(value_name = "IMAGE")]
     image: PathBuf,
     /// The ciphertext to write (conventionally *.picrypt). With a shuffle key, OUT.png or
     /// OUT.npy writes the scrambled image exactly as imageshuffle does.
@@ -30,12 +38,18 @@ pub struct Args {
 pub fn run(args: &Args) -> Result<()> {
     let key = files::read_key(&args.key)?;
     let ext = files::extension(&args.out);
-    if key.scheme().warning().is_some() && (ext == "png" || ext == "npy") {
+    let scrambled_file = key.scheme().warning().is_some() && (ext == "png" || ext == "npy");
+    let kind = if scrambled_file {
+        Kind::PngOrNpy
+    } else {
+        Kind::Container
+    };
+    files::check_outputs(&[(&args.out, kind)], &[&args.key, &args.image])?;
+    if scrambled_file {
         // File-level interop: exactly the scrambled image imageshuffle returns. The same
         // opt-in as a container: the scramble is the ciphertext.
         flow::check_legacy(&key, args.legacy)?;
         let image = files::read_image(&args.image)?;
-        warn_if_insecure(key.scheme());
         let scrambled = key.scramble_insecure_legacy(&image)?;
         let bytes = match ext.as_str() {
             "png" => image_io::encode_png(&scrambled)?,
@@ -47,13 +61,13 @@ pub fn run(args: &Args) -> Result<()> {
             args.image.display(),
             args.out.display()
         );
+        warn_if_insecure(key.scheme());
         return Ok(());
     }
-    files::check_container_name(&args.out)?;
+    flow::check_legacy(&key, args.legacy)?;
     let image = files::read_image(&args.image)?;
     let start = Instant::now();
     let ct = flow::encrypt(&key, &image, args.legacy)?;
-    warn_if_insecure(key.scheme());
     let bytes = ct.to_bytes();
     files::write_atomic(&args.out, &bytes)?;
     println!(
@@ -64,5 +78,6 @@ pub fn run(args: &Args) -> Result<()> {
         bytes.len(),
         start.elapsed()
     );
+    warn_if_insecure(key.scheme());
     Ok(())
 }

@@ -11,13 +11,27 @@ use picrypt_core::ValueRange;
 use crate::files;
 use crate::output::warn_if_insecure;
 
+/// Examples for `picrypt inspect --help`.
+pub const EXAMPLES: &str = "Examples:
+  picrypt inspect diff.picrypt
+  picrypt inspect diff.picrypt --json";
+
 /// Arguments of `picrypt inspect`.
 #[derive(clap::Args)]
 pub struct Args {
+    /// The container to describe.
+    #[arg(value_name = "CIPHERTEXT")]
     ciphertext: PathBuf,
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
+}
+
+impl Args {
+    /// Whether `--json` was given.
+    pub fn json(&self) -> bool {
+        self.json
+    }
 }
 
 /// Prints the header.
@@ -25,7 +39,6 @@ pub fn run(args: &Args) -> Result<()> {
     let path = &args.ciphertext;
     let ct = files::read_container(path)?;
     let h = ct.header();
-    warn_if_insecure(h.scheme());
     let terms: Vec<String> = h
         .terms()
         .iter()
@@ -55,6 +68,7 @@ pub fn run(args: &Args) -> Result<()> {
             "total_bytes": ct.encoded_len(),
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
+        warn_if_insecure(h.scheme());
         return Ok(());
     }
     println!("{}: PICRYPT container v{VERSION}", path.display());
@@ -83,5 +97,6 @@ pub fn run(args: &Args) -> Result<()> {
         h.encoded_len(),
         ct.payload().len()
     );
+    warn_if_insecure(h.scheme());
     Ok(())
 }

@@ -10,6 +10,12 @@ use picrypt_core::{Key, Scheme};
 use crate::files;
 use crate::output::warn_if_insecure;
 
+/// Examples for `picrypt keygen --help`.
+pub const EXAMPLES: &str = "Examples:
+  picrypt keygen -o k.key                                            # mask (default)
+  picrypt keygen --scheme bfv -o k.key                               # also writes k.key.pub
+  picrypt keygen --scheme shuffle --legacy-key 54321 --block 8x8 -o old.key";
+
 /// Arguments of `picrypt keygen`.
 #[derive(clap::Args)]
 pub struct Args {
@@ -17,10 +23,10 @@ pub struct Args {
     /// KEY.pub), shuffle (legacy imageshuffle, NOT secure).
     #[arg(long, default_value = "mask", value_parser = scheme_names())]
     scheme: String,
-    /// Where to write the key.
-    #[arg(short, long)]
+    /// Where to write the key (mode 0600).
+    #[arg(short, long, value_name = "KEY")]
     out: PathBuf,
-    /// Replace an existing file.
+    /// Replace an existing file (the only way to overwrite a key).
     #[arg(long)]
     force: bool,
     /// shuffle only: the 32-bit integer key an imageshuffle deployment used.

@@ -2,18 +2,34 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
-use picrypt_core::{npy, render, Key, Scheme};
+use anyhow::Result;
+use picrypt_core::{npy, render, Key, Op, Scheme};
+use serde_json::json;
 
 use crate::args::{LegacyArgs, OpArg, RemoteArgs, RenderArgs};
-use crate::files;
+use crate::files::{self, Kind};
 use crate::flow;
-use crate::output::write_plaintext;
+use crate::output::{self, warn_if_insecure, write_plaintext};
+
+/// Examples for `picrypt run --help`.
+pub const EXAMPLES: &str = "Examples:
+  picrypt run before.png after.png -o diff.png                       # in this process, a fresh key
+  picrypt run before.jpg after.jpg -o moved.png --render overlay --npy diff.npy
+  picrypt run before.png after.png -o diff.png --key k.key --url http://127.0.0.1:8080
+  picrypt run before.png after.png -o diff.png --url https://ID.lambda-url.REGION.on.aws --s3-bucket BUCKET
+
+Environment (with --url): AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+AWS_PROFILE (SigV4 and S3), AWS_ENDPOINT_URL (an S3-compatible server), PICRYPT_S3_ATTEMPTS,
+PICRYPT_S3_BACKOFF_MS, PICRYPT_S3_TIMEOUT_MS; PICRYPT_LOG (log filter).";
 
 /// Arguments of `picrypt run`.
 #[derive(clap::Args)]
 pub struct Args {
+    /// The image before (PNG, JPEG, BMP, TIFF or WebP).
+    #[arg(value_name = "BEFORE")]
     before: PathBuf,
+    /// The image after, of the same size and channels.
+    #[arg(value_name = "AFTER")]
     after: PathBuf,
     /// The render to write (PNG).
     #[arg(short, long)]
@@ -33,37 +49,63 @@ pub struct Args {
     remote: RemoteArgs,
     #[command(flatten)]
     legacy: LegacyArgs,
+    /// Print one JSON document (paths, statistics, timings, what was verified) instead of
+    /// lines.
+    #[arg(long)]
+    json: bool,
+}
+
+impl Args {
+    /// Whether `--json` was given.
+    pub fn json(&self) -> bool {
+        self.json
+    }
 }
 
 /// Encrypts, subtracts, checks, decrypts, renders, reports.
 pub fn run(args: &Args) -> Result<()> {
     let out = &args.out;
-    if files::extension(out) != "png" {
-        bail!("{}: the render is a PNG; name it *.png", out.display());
-    }
+    let mut outputs = vec![(out.as_path(), Kind::Png)];
+    outputs.extend(args.npy.as_deref().map(|p| (p, Kind::Npy)));
+    let mut inputs = vec![args.before.as_path(), args.after.as_path()];
+    inputs.extend(args.key.as_deref());
+    files::check_outputs(&outputs, &inputs)?;
     let key = match &args.key {
         Some(path) => files::read_key(path)?,
         None => Key::generate(Scheme::MASK)?,
     };
-    let before = files::read_image(&args.before)?;
-    let after = files::read_image(&args.after)?;
-    let flow = flow::run(
-        &key,
-        args.op.into(),
-        &before,
-        &after,
-        &args.remote,
-        args.legacy,
-    )?;
-    write_plaintext(&flow.plaintext, out, &args.render)?;
+    flow::check_legacy(&key, args.legacy)?;
+    let (before, before_orientation) = files::read_image_oriented(&args.before)?;
+    let (after, after_orientation) = files::read_image_oriented(&args.after)?;
+    if before_orientation != after_orientation {
+        output::line(format_args!(
+            "note: the two photos were taken in different orientations ({} {before_orientation}, {} {after_orientation}); both are compared the way they display",
+            args.before.display(),
+            args.after.display()
+        ));
+    }
+    let op = Op::from(args.op);
+    let flow = flow::run(&key, op, &before, &after, &args.remote, args.legacy)?;
+    write_plaintext(&flow.plaintext, out, &args.render, Some(&after))?;
     if let Some(path) = &args.npy {
         let pt = &flow.plaintext;
         files::write_atomic(path, &npy::encode_i16(&pt.shape(), pt.values()))?;
-        println!("wrote int16 difference {}", path.display());
+        output::line(format_args!("wrote int16 difference {}", path.display()));
     }
-    println!(
-        "{}",
-        render::stats(&flow.plaintext, args.render.threshold).summary()
-    );
-    Ok(())
+    let stats = render::stats(&flow.plaintext, args.render.threshold);
+    output::line(stats.summary());
+    warn_if_insecure(key.scheme());
+    output::json(json!({
+        "before": &args.before,
+        "after": &args.after,
+        "output": out,
+        "npy": &args.npy,
+        "op": op.name(),
+        "computed": op.formula("before", "after"),
+        "scheme": key.scheme().name(),
+        "where": args.remote.url.as_deref().unwrap_or("in process"),
+        "render": args.render.mode().name(),
+        "verified": flow.verified,
+        "statistics": stats,
+    }))
 }
