@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use anyhow::{anyhow, bail, Result};
 use clap::ValueEnum;
 use picrypt_core::render::{self, RenderMode};
 use picrypt_core::Op;
@@ -15,16 +16,21 @@ pub struct RemoteArgs {
     #[arg(long)]
     pub url: Option<String>,
     /// Upload the ciphertexts to this S3 bucket and pass their keys (for large images).
-    #[arg(long, requires = "url")]
+    #[arg(long, value_name = "BUCKET", requires = "url")]
     pub s3_bucket: Option<String>,
-    /// Key prefix for uploads; must lie under the function's PICRYPT_PREFIX.
-    #[arg(long, default_value = "picrypt/")]
+    /// Key prefix for uploads (a folder: `picrypt` means `picrypt/`); must lie under the
+    /// function's PICRYPT_PREFIX.
+    #[arg(long, value_name = "PREFIX", default_value = "picrypt/")]
     pub s3_prefix: String,
+    /// Keep the uploaded ciphertexts and the result in the bucket (by default they are
+    /// deleted once the result is downloaded, and after any failure).
+    #[arg(long, requires = "s3_bucket")]
+    pub keep_s3_objects: bool,
     /// Sign requests with AWS SigV4 (automatic for Function URLs when credentials exist).
     #[arg(long, requires = "url")]
     pub sigv4: bool,
     /// Seconds to wait for the function's answer.
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub timeout: u64,
 }
 
@@ -33,6 +39,60 @@ impl RemoteArgs {
     pub fn timeout(&self) -> Duration {
         Duration::from_secs(self.timeout)
     }
+
+    /// Checks the remote options before any work (encrypting, uploading): the URL parses
+    /// (a loopback address without `http://` gets it), and the upload prefix is a folder
+    /// whose keys the function's rules accept. Returns the options normalised.
+    pub fn checked(&self) -> Result<RemoteArgs> {
+        let mut out = self.clone();
+        if let Some(url) = &self.url {
+            out.url = Some(normalize_url(url)?);
+        }
+        if self.s3_bucket.as_deref() == Some("") {
+            bail!("--s3-bucket is empty: name the bucket the function uses");
+        }
+        if self.s3_bucket.is_some() {
+            let mut prefix = self.s3_prefix.trim().to_string();
+            if !prefix.is_empty() && !prefix.ends_with('/') {
+                prefix.push('/');
+            }
+            let probe = format!("{prefix}uploads/0123456789abcdef/a.picrypt");
+            picrypt_api::check_s3_key(&probe, &prefix)
+                .map_err(|e| anyhow!("--s3-prefix {:?}: {e}", self.s3_prefix))?;
+            out.s3_prefix = prefix;
+        }
+        Ok(out)
+    }
+}
+
+/// A function URL as given, or with `http://` added to a loopback address that has none.
+fn normalize_url(url: &str) -> Result<String> {
+    let url = url.trim();
+    let with_scheme = if url.contains("://") {
+        url.to_string()
+    } else {
+        let host = url.split(['/', '?']).next().unwrap_or("");
+        let name = host
+            .rsplit_once(':')
+            .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()))
+            .map_or(host, |(name, _)| name);
+        let loopback = name == "localhost"
+            || name == "[::1]"
+            || name.parse::<std::net::Ipv4Addr>().is_ok_and(|a| a.is_loopback());
+        if !loopback {
+            bail!("--url {url:?} has no scheme: write https://{url} (or http:// for a server on this machine)");
+        }
+        format!("http://{url}")
+    };
+    let parsed = reqwest::Url::parse(&with_scheme)
+        .map_err(|e| anyhow!("--url {url:?} is not a URL: {e}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        bail!("--url must be http:// or https://, not {url:?}");
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        bail!("--url {url:?} names no host");
+    }
+    Ok(with_scheme)
 }
 
 /// The opt-in a legacy key needs before it encrypts anything.
@@ -109,5 +169,36 @@ impl From<OpArg> for Op {
             OpArg::Sub => Op::Sub,
             OpArg::SubSat => Op::SubSat,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(normalize_url("127.0.0.1:35713").unwrap(), "http://127.0.0.1:35713");
+        assert_eq!(normalize_url("localhost:8080/x").unwrap(), "http://localhost:8080/x");
+        assert_eq!(normalize_url("https://a.example/p").unwrap(), "https://a.example/p");
+        let e = normalize_url("abc.lambda-url.eu-west-1.on.aws").unwrap_err();
+        assert!(e.to_string().contains("https://abc.lambda-url"), "{e}");
+        assert!(normalize_url("ftp://x").is_err());
+        assert!(normalize_url("http://").is_err());
+    }
+
+    #[test]
+    fn prefixes_are_folders() {
+        let args = |p: &str| RemoteArgs {
+            url: Some("http://127.0.0.1:1".into()),
+            s3_bucket: Some("b".into()),
+            s3_prefix: p.into(),
+            ..RemoteArgs::default()
+        };
+        assert_eq!(args("picrypt").checked().unwrap().s3_prefix, "picrypt/");
+        assert_eq!(args("picrypt/").checked().unwrap().s3_prefix, "picrypt/");
+        assert_eq!(args("").checked().unwrap().s3_prefix, "");
+        assert!(args("../x").checked().is_err());
+        assert!(args("/abs").checked().is_err());
     }
 }

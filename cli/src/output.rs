@@ -41,6 +41,30 @@ pub fn progress_allowed() -> bool {
     !m.quiet && !m.json && std::io::IsTerminal::is_terminal(&std::io::stderr())
 }
 
+/// Awaits `fut`, showing a spinner with the elapsed time on stderr if it takes more than
+/// a second (a cold start, `cargo lambda watch` compiling, a slow network); only on a
+/// terminal, never with `--quiet` or `--json`.
+pub async fn with_spinner<F: std::future::Future>(label: &str, fut: F) -> F::Output {
+    if !progress_allowed() {
+        return fut.await;
+    }
+    tokio::pin!(fut);
+    tokio::select! {
+        out = &mut fut => return out,
+        _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+    }
+    let spinner = indicatif::ProgressBar::new_spinner();
+    spinner.set_style(
+        indicatif::ProgressStyle::with_template("  {spinner} {msg} ({elapsed})")
+            .expect("valid template"),
+    );
+    spinner.set_message(label.to_string());
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    let out = fut.await;
+    spinner.finish_and_clear();
+    out
+}
+
 /// A line for people on stdout (nothing with `--json`).
 pub fn line(text: impl std::fmt::Display) {
     if !mode().json {
@@ -64,8 +88,10 @@ pub fn json(mut doc: serde_json::Value) -> Result<()> {
 
 /// Logs go to stderr: warnings by default, more with `-v`, or `PICRYPT_LOG` as a filter.
 pub fn init_logging(verbose: u8) {
+    // Without -v only PICRYPT's own warnings: the AWS SDK's retries and region lookups
+    // become one line of ours instead (remote::s3::check_aws_environment).
     let level = match verbose {
-        0 => "warn",
+        0 => "off,picrypt=warn,picrypt_core=warn,picrypt_api=warn",
         1 => "info",
         2 => "debug",
         _ => "trace",

@@ -6,13 +6,13 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use lambda_http::Body;
-use picrypt_api::limits::{self, RequestTooLarge, MAX_REQUEST_BYTES};
+use picrypt_api::limits::{self, RequestTooLarge};
 use picrypt_api::ErrorCode;
 use tokio::net::TcpListener;
 
@@ -91,6 +91,66 @@ impl LocalServer {
 }
 
 /// Converts between hyper's types and the Lambda handler's.
+/// Most bytes of an oversized body read and thrown away before the 413 is sent, and the
+/// longest that may take. Many clients (Python's urllib and `requests`, among others)
+/// write the whole body before they read the answer: closing on them mid-upload gives
+/// them a broken pipe instead of the JSON error, so the rest is drained, up to a bound.
+const DRAIN_BYTES: u64 = 64 * 1024 * 1024;
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+
+enum BodyRead {
+    Whole(Bytes),
+    TooLarge,
+    Broken,
+}
+
+/// Reads a body of at most the request limit; a larger one (or one already declared
+/// larger) is drained, within [`DRAIN_BYTES`] and [`DRAIN_TIME`], and reported too large.
+async fn read_body(mut body: Incoming, declared_too_large: bool) -> BodyRead {
+    let mut kept = Vec::new();
+    let mut seen = 0u64;
+    let mut too_large = declared_too_large;
+    let deadline = tokio::time::Instant::now() + DRAIN_TIME;
+    loop {
+        let frame = if too_large {
+            match tokio::time::timeout_at(deadline, body.frame()).await {
+                Ok(frame) => frame,
+                Err(_) => return BodyRead::TooLarge,
+            }
+        } else {
+            body.frame().await
+        };
+        match frame {
+            None => break,
+            Some(Err(_)) if too_large => return BodyRead::TooLarge,
+            Some(Err(_)) => return BodyRead::Broken,
+            Some(Ok(frame)) => {
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
+                seen += data.len() as u64;
+                if too_large {
+                    if seen > DRAIN_BYTES {
+                        return BodyRead::TooLarge;
+                    }
+                    continue;
+                }
+                if limits::check_request_size(seen).is_err() {
+                    too_large = true;
+                    kept = Vec::new();
+                    continue;
+                }
+                kept.extend_from_slice(&data);
+            }
+        }
+    }
+    if too_large {
+        BodyRead::TooLarge
+    } else {
+        BodyRead::Whole(Bytes::from(kept))
+    }
+}
+
 async fn bridge(app: &App, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let declared = parts
@@ -98,20 +158,13 @@ async fn bridge(app: &App, req: hyper::Request<Incoming>) -> hyper::Response<Ful
         .get(hyper::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    // Refused before the body is read, so its size is not named: a declared length may lie.
+    // Refused without keeping the body, so its size is not named: a declared length may lie.
     let too_large = || plain_error(&ApiError::from(RequestTooLarge { bytes: None }));
-    if declared.is_some_and(|n| limits::check_request_size(n).is_err()) {
-        return too_large();
-    }
-    let bytes = match Limited::new(body, MAX_REQUEST_BYTES).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            return too_large()
-        }
-        Err(_) => {
+    let declared_too_large = declared.is_some_and(|n| limits::check_request_size(n).is_err());
+    let bytes = match read_body(body, declared_too_large).await {
+        BodyRead::Whole(bytes) => bytes,
+        BodyRead::TooLarge => return too_large(),
+        BodyRead::Broken => {
             return plain_error(&ApiError::new(
                 ErrorCode::BadRequest,
                 "the request body could not be read",

@@ -58,6 +58,7 @@ pub fn run(args: &Args) -> Result<()> {
     let (a, b, out) = (&args.a, &args.b, &args.out);
     let op = Op::from(args.op);
     files::check_outputs(&[(out, Kind::Container)], &[a, b])?;
+    let target = args.remote.checked()?;
     let a_bytes = files::read(a)?;
     let b_bytes = files::read(b)?;
     // Refuse a malformed input naming its file (and before uploading anything); errors of
@@ -68,7 +69,7 @@ pub fn run(args: &Args) -> Result<()> {
             .with_context(|| format!("{}", path.display()))?;
     }
     let start = Instant::now();
-    let result = remote::subtract(op, &a_bytes, &b_bytes, &args.remote)
+    let result = remote::subtract(op, &a_bytes, &b_bytes, &target)
         .with_context(|| format!("{} − {}", a.display(), b.display()))?;
     let checked =
         verify::check_result(op, &a_bytes, &b_bytes, &result).context("the function's result")?;
@@ -90,7 +91,7 @@ pub fn run(args: &Args) -> Result<()> {
         "output": out,
         "op": op.name(),
         "scheme": scheme.name(),
-        "where": args.remote.url.as_deref().unwrap_or("in process"),
+        "where": target.url.as_deref().unwrap_or("in process"),
         "bytes": result.len(),
         "checked": checked.describe(),
         "ms": start.elapsed().as_secs_f64() * 1e3,

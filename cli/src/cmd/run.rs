@@ -70,6 +70,7 @@ pub fn run(args: &Args) -> Result<()> {
     let mut inputs = vec![args.before.as_path(), args.after.as_path()];
     inputs.extend(args.key.as_deref());
     files::check_outputs(&outputs, &inputs)?;
+    let remote = args.remote.checked()?;
     let key = match &args.key {
         Some(path) => files::read_key(path)?,
         None => Key::generate(Scheme::MASK)?,
@@ -85,7 +86,7 @@ pub fn run(args: &Args) -> Result<()> {
         ));
     }
     let op = Op::from(args.op);
-    let flow = flow::run(&key, op, &before, &after, &args.remote, args.legacy)?;
+    let flow = flow::run(&key, op, &before, &after, &remote, args.legacy)?;
     write_plaintext(&flow.plaintext, out, &args.render, Some(&after))?;
     if let Some(path) = &args.npy {
         let pt = &flow.plaintext;
@@ -103,7 +104,7 @@ pub fn run(args: &Args) -> Result<()> {
         "op": op.name(),
         "computed": op.formula("before", "after"),
         "scheme": key.scheme().name(),
-        "where": args.remote.url.as_deref().unwrap_or("in process"),
+        "where": remote.url.as_deref().unwrap_or("in process"),
         "render": args.render.mode().name(),
         "verified": flow.verified,
         "statistics": stats,

@@ -21,9 +21,11 @@ AWS_SECRET_ACCESS_KEY, AWS_PROFILE, AWS_ENDPOINT_URL (an S3-compatible server); 
 /// Arguments of `picrypt serve`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Address to listen on (port 0 picks a free port and prints it).
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    addr: SocketAddr,
+    /// Address to listen on, HOST:PORT (a name such as localhost:8080 or an IP; port 0
+    /// picks a free port and prints it). Anything but loopback exposes a server without
+    /// authentication.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8080")]
+    addr: String,
     /// The only S3 bucket the function may use (default: PICRYPT_BUCKET).
     #[arg(long)]
     bucket: Option<String>,
@@ -34,8 +36,18 @@ pub struct Args {
 
 /// Serves until Ctrl-C.
 pub fn run(args: &Args) -> Result<()> {
-    let addr = args.addr;
     runtime()?.block_on(async move {
+        let addr = resolve(&args.addr).await?;
+        if !addr.ip().is_loopback() {
+            eprintln!(
+                "picrypt: warning: serving on {addr}, which is not a loopback address: `picrypt serve` has no authentication, so anyone who can reach it can run computations{}",
+                if args.bucket.is_some() || std::env::var_os("PICRYPT_BUCKET").is_some() {
+                    " and make it read and write objects under its prefix"
+                } else {
+                    ""
+                }
+            );
+        }
         let server = LocalServer::from_env(args.bucket.clone(), args.prefix.clone())
             .await
             .map_err(|e| anyhow!(e))?;
@@ -58,4 +70,19 @@ pub fn run(args: &Args) -> Result<()> {
             }
         }
     })
+}
+
+/// The first address a `HOST:PORT` resolves to.
+async fn resolve(addr: &str) -> Result<SocketAddr> {
+    if let Ok(a) = addr.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    if addr.rsplit_once(':').is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err()) {
+        anyhow::bail!("--addr {addr:?} is not HOST:PORT (for example 127.0.0.1:8080 or localhost:8080)");
+    }
+    tokio::net::lookup_host(addr)
+        .await
+        .with_context(|| format!("--addr {addr:?}: cannot resolve the host name"))?
+        .next()
+        .ok_or_else(|| anyhow!("--addr {addr:?}: the host name resolves to no address"))
 }

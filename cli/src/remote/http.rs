@@ -59,7 +59,9 @@ impl Remote {
                         region,
                     }
                 }
-                Err(e) if force_sigv4 => bail!("--sigv4 needs AWS credentials: {e}"),
+                Err(_) if force_sigv4 => bail!(
+                    "--sigv4 needs AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones), or AWS_PROFILE"
+                ),
                 Err(e) => {
                     tracing::info!("no AWS credentials ({e}); sending unsigned requests");
                     Signer::None
@@ -225,7 +227,7 @@ async fn load_credentials() -> Result<(Credentials, Option<String>)> {
     let credentials = provider
         .provide_credentials()
         .await
-        .map_err(|e| anyhow!("{e}"))?;
+        .map_err(|e| anyhow!("{}", picrypt_api::s3::root_cause(&e)))?;
     Ok((credentials, config.region().map(|r| r.to_string())))
 }
 

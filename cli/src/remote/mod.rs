@@ -36,36 +36,92 @@ fn random_id() -> Result<String> {
 
 async fn subtract_on(url: &str, op: Op, a: &[u8], b: &[u8], args: &RemoteArgs) -> Result<Vec<u8>> {
     let remote = http::Remote::new(url, args.sigv4, args.timeout()).await?;
-    let mut s3_client = None;
-    let request = match &args.s3_bucket {
-        Some(bucket) => {
-            let client = s3::client_from_env().await?;
-            let base = format!("{}uploads/{}/", args.s3_prefix, random_id()?);
-            let (key_a, key_b) = (format!("{base}a.picrypt"), format!("{base}b.picrypt"));
-            let t = Instant::now();
-            s3::upload(&client, bucket, &key_a, a, "upload A").await?;
-            s3::upload(&client, bucket, &key_b, b, "upload B").await?;
-            step(
-                "upload",
-                t,
-                &format!(
-                    "s3://{bucket}/{base}{{a,b}}.picrypt ({} bytes)",
-                    a.len() + b.len()
-                ),
-            );
-            s3_client = Some(client);
-            let output = format!("{base}diff.picrypt");
-            DiffRequest::s3(bucket, &key_a, &key_b, op.name(), &output)
-        }
-        None => DiffRequest::inline(a, b, op.name()),
+    let Some(bucket) = &args.s3_bucket else {
+        let request = DiffRequest::inline(a, b, op.name());
+        return match ask(&remote, url, &request).await? {
+            ResultLocation::Inline(text) => decode_inline(&text),
+            ResultLocation::S3 { bucket, key } => bail!(
+                "the function put the result at s3://{bucket}/{key} although it was asked to answer inline: refusing to read it"
+            ),
+        };
     };
-    // Where the result must be: the client never reads a location it did not ask for.
-    let asked = args
-        .s3_bucket
-        .as_ref()
-        .and_then(|bucket| Some((bucket.clone(), request.output_key()?.to_string())));
+    let client = s3::client_from_env().await?;
+    let base = format!("{}uploads/{}/", args.s3_prefix, random_id()?);
+    let keys = [
+        format!("{base}a.picrypt"),
+        format!("{base}b.picrypt"),
+        format!("{base}diff.picrypt"),
+    ];
+    let result = through_s3(&remote, url, &client, bucket, &keys, op, a, b).await;
+    // Nothing stays behind after a failure, and after a success only when asked to.
+    if result.is_err() || !args.keep_s3_objects {
+        let left = s3::delete(&client, bucket, &keys).await;
+        if !left.is_empty() {
+            eprintln!(
+                "picrypt: warning: could not delete {} from s3://{bucket}/ (the bucket's lifecycle rule will): {}",
+                if left.len() == 1 { "an object" } else { "objects" },
+                left.join(", ")
+            );
+        }
+    }
+    result
+}
+
+/// Uploads both inputs, has the function write the result at `keys[2]`, and downloads
+/// it: from exactly the bucket and key asked for, or not at all.
+#[allow(clippy::too_many_arguments)]
+async fn through_s3(
+    remote: &http::Remote,
+    url: &str,
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    keys: &[String; 3],
+    op: Op,
+    a: &[u8],
+    b: &[u8],
+) -> Result<Vec<u8>> {
+    let [key_a, key_b, output] = keys;
     let t = Instant::now();
-    let (response, sent) = remote.diff(&request).await?;
+    s3::upload(client, bucket, key_a, a, "upload A").await?;
+    s3::upload(client, bucket, key_b, b, "upload B").await?;
+    let base = output.trim_end_matches("diff.picrypt");
+    step(
+        "upload",
+        t,
+        &format!(
+            "s3://{bucket}/{base}{{a,b}}.picrypt ({} bytes)",
+            a.len() + b.len()
+        ),
+    );
+    let request = DiffRequest::s3(bucket, key_a, key_b, op.name(), output);
+    match ask(remote, url, &request).await? {
+        ResultLocation::S3 {
+            bucket: got_bucket,
+            key,
+        } if got_bucket == bucket && key == *output => {
+            let t = Instant::now();
+            let bytes = s3::download(client, bucket, &key, "download result").await?;
+            step(
+                "download",
+                t,
+                &format!("s3://{bucket}/{key} ({} bytes)", bytes.len()),
+            );
+            Ok(bytes)
+        }
+        ResultLocation::S3 { bucket: b, key } => bail!(
+            "the function put the result at s3://{b}/{key}, not at s3://{bucket}/{output} where it was asked to: refusing to read it"
+        ),
+        ResultLocation::Inline(_) => bail!(
+            "the function answered inline although it was asked to write the result to s3://{bucket}/{output}: refusing to read it"
+        ),
+    }
+}
+
+/// Sends one request and reports the step; a spinner shows while the answer takes long.
+async fn ask(remote: &http::Remote, url: &str, request: &DiffRequest) -> Result<ResultLocation> {
+    let t = Instant::now();
+    let (response, sent) =
+        crate::output::with_spinner("waiting for the function", remote.diff(request)).await?;
     step(
         "subtract",
         t,
@@ -75,32 +131,11 @@ async fn subtract_on(url: &str, op: Op, a: &[u8], b: &[u8], args: &RemoteArgs) -
             response.server_ms
         ),
     );
-    match response.result {
-        ResultLocation::Inline(text) => base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .context("the server sent a result that is not valid base64"),
-        ResultLocation::S3 { bucket, key } => {
-            match &asked {
-                Some((b, k)) if *b == bucket && *k == key => {}
-                Some((b, k)) => bail!(
-                    "the function put the result at s3://{bucket}/{key}, not at s3://{b}/{k} where it was asked to: refusing to read it"
-                ),
-                None => bail!(
-                    "the function put the result at s3://{bucket}/{key} although it was asked to answer inline: refusing to read it"
-                ),
-            }
-            let client = match s3_client {
-                Some(c) => c,
-                None => s3::client_from_env().await?,
-            };
-            let t = Instant::now();
-            let bytes = s3::download(&client, &bucket, &key, "download result").await?;
-            step(
-                "download",
-                t,
-                &format!("s3://{bucket}/{key} ({} bytes)", bytes.len()),
-            );
-            Ok(bytes)
-        }
-    }
+    Ok(response.result)
+}
+
+fn decode_inline(text: &str) -> Result<Vec<u8>> {
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .context("the server sent a result that is not valid base64")
 }

@@ -165,7 +165,54 @@ pub async fn download(client: &Client, bucket: &str, key: &str, label: &str) -> 
     Ok(out)
 }
 
-/// An S3 client from the environment (`AWS_*`, `PICRYPT_S3_*`).
+/// An S3 client from the environment (`AWS_*`, `PICRYPT_S3_*`), after checking that
+/// the environment names a region, holds credentials, and gives a usable endpoint: each
+/// missing piece is one line naming what to set, instead of the SDK's retries and dumps.
 pub async fn client_from_env() -> Result<Client> {
+    check_aws_environment().await?;
     storage::client_from_env().await.map_err(|e| anyhow!(e))
+}
+
+/// The region, credentials and endpoint an AWS client needs, each checked with a message
+/// saying what to set.
+pub async fn check_aws_environment() -> Result<()> {
+    for var in ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"] {
+        if let Ok(value) = std::env::var(var) {
+            match reqwest::Url::parse(&value) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
+                _ => anyhow::bail!(
+                    "{var}={value:?} is not an http:// or https:// URL (for example http://127.0.0.1:5000)"
+                ),
+            }
+        }
+    }
+    let config = aws_config::load_from_env().await;
+    if config.region().is_none() {
+        anyhow::bail!(
+            "no AWS region: set AWS_REGION (for example AWS_REGION=eu-west-1), or a region in the profile AWS_PROFILE names"
+        );
+    }
+    let provider = config.credentials_provider().ok_or_else(|| {
+        anyhow!("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE")
+    })?;
+    use aws_credential_types::provider::ProvideCredentials;
+    provider.provide_credentials().await.map_err(|_| {
+        anyhow!(
+            "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones), or AWS_PROFILE"
+        )
+    })?;
+    Ok(())
+}
+
+/// Deletes objects this run uploaded or asked for; returns the ones it could not delete.
+pub async fn delete(client: &Client, bucket: &str, keys: &[String]) -> Vec<String> {
+    let mut left = Vec::new();
+    for key in keys {
+        let deleted = client.delete_object().bucket(bucket).key(key).send().await;
+        if let Err(e) = deleted {
+            tracing::debug!(key, error = %storage::explain(&e), "cannot delete");
+            left.push(key.clone());
+        }
+    }
+    left
 }
