@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# picrypt-core's browser build under wasm: the mask known-answer vectors, key files, .npy,
+# PNG and JPEG decoding, a render and a fresh-key round trip (core/tests/wasm_kat.rs), built
+# for wasm32-unknown-unknown with the features a browser client uses and run in Node by
+# wasm-bindgen-test-runner. Installs what is missing first: the rustup target, and
+# wasm-bindgen-cli at exactly the version of the wasm-bindgen crate in Cargo.lock (the
+# runner refuses test binaries made by any other version).
+# Usage: bash tests/wasm.sh   (from any directory)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '==> %s  [%dm%02ds]\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)); }
+
+features=kat,png,jpeg,render
+
+say "wasm32-unknown-unknown target"
+rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+command -v node >/dev/null || { echo "node not found: the tests run in Node.js (20 or later)" >&2; exit 1; }
+echo "node $(node --version)"
+
+# The one wasm-bindgen version Cargo.lock resolves.
+versions=$(awk '$0 == "name = \"wasm-bindgen\"" { getline; if ($1 == "version") { gsub(/"/, "", $3); print $3 } }' Cargo.lock)
+if [ "$(printf '%s\n' "$versions" | grep -c .)" != 1 ]; then
+    echo "expected exactly one wasm-bindgen in Cargo.lock, found: ${versions:-none}" >&2
+    exit 1
+fi
+version=$versions
+
+say "wasm-bindgen-cli $version (the wasm-bindgen of Cargo.lock)"
+have=$(wasm-bindgen-test-runner --version 2>/dev/null | awk '{print $2}' || true)
+if [ "$have" = "$version" ]; then
+    echo "wasm-bindgen-test-runner $have already installed"
+else
+    echo "installing wasm-bindgen-cli $version${have:+ (found $have)}"
+    # --locked takes wasm-bindgen-cli's own Cargo.lock. Where the registry lacks a version
+    # it locks (a yanked or unmirrored crate), fall back to the newest compatible ones:
+    # wasm-bindgen-cli itself stays at exactly $version either way.
+    cargo install wasm-bindgen-cli --version "$version" --locked --quiet || {
+        echo "cargo install --locked failed; retrying with wasm-bindgen-cli's dependencies resolved afresh"
+        cargo install wasm-bindgen-cli --version "$version" --quiet
+    }
+    # cargo install puts it in $CARGO_HOME/bin, which may not be on PATH.
+    command -v wasm-bindgen-test-runner >/dev/null || export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+    have=$(wasm-bindgen-test-runner --version | awk '{print $2}')
+    [ "$have" = "$version" ] || { echo "wasm-bindgen-test-runner is $have, expected $version" >&2; exit 1; }
+fi
+
+say "build picrypt-core for wasm32 with no features (the format, the mask scheme, the server ops)"
+cargo build -p picrypt-core --locked --no-default-features --target wasm32-unknown-unknown
+
+say "build and run core/tests/wasm_kat.rs in Node (--no-default-features --features $features)"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+    cargo test -p picrypt-core --locked --no-default-features --features "$features" \
+    --target wasm32-unknown-unknown --test wasm_kat 2>&1 | tee "$log"
+# wasm-bindgen-test-runner reports like libtest: "test result: ok. N passed; 0 failed; ...".
+passed=$(sed -n 's/^test result: ok\. \([0-9][0-9]*\) passed.*/\1/p' "$log" | awk '{s += $1} END {print s + 0}')
+if [ "$passed" -eq 0 ]; then
+    echo "no wasm test ran" >&2
+    exit 1
+fi
+say "wasm: $passed tests passed in Node"
