@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 #[schemars(
     description = "Stable machine-readable code (docs/API.md has the table); each code comes with one HTTP status"
 )]
+#[non_exhaustive]
 pub enum ErrorCode {
     /// 400: the body is not JSON, or not a diff request (wrong types, an array where an
     /// object belongs, missing, duplicate or unknown fields, nesting too deep, anything

@@ -8,6 +8,7 @@ use crate::ErrorCode;
 
 /// Why an S3 key is refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum S3KeyError {
     /// The key is empty (`400 bad_request`).
     Empty,

@@ -8,6 +8,30 @@ use crate::ErrorCode;
 /// a synchronous invocation. `GET /health` reports it as `max_request_bytes`.
 pub const MAX_REQUEST_BYTES: usize = 6 * 1024 * 1024;
 
+/// Room the CLI leaves, below [`MAX_REQUEST_BYTES`], for the rest of the invocation event.
+///
+/// Lambda's 6 MB quota for a synchronous invocation counts the whole *invocation payload*
+/// — the event JSON Lambda builds from the HTTP request: the body (base64-encoded when it
+/// is binary), the headers, the query string and the request context — not the body alone
+/// (<https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html>, "Invocation
+/// payload (request and response)"; a Function URL in BUFFERED mode "invokes your function
+/// using the Invoke API operation … The maximum payload size is 6 MB",
+/// <https://docs.aws.amazon.com/lambda/latest/api/API_FunctionUrlConfig.html>). A
+/// Function URL event around a body is about 1–2 KB, SigV4 headers included; 64 KiB is a
+/// wide margin that costs 1 % of the inline capacity.
+pub const EVENT_ENVELOPE_MARGIN: usize = 64 * 1024;
+
+/// Largest request body the CLI sends inline: [`MAX_REQUEST_BYTES`] less
+/// [`EVENT_ENVELOPE_MARGIN`], so the whole event stays within Lambda's quota. Larger pairs
+/// go through S3.
+pub const MAX_SENT_REQUEST_BYTES: usize = MAX_REQUEST_BYTES - EVENT_ENVELOPE_MARGIN;
+
+/// Whether a client should send a JSON body of `bytes` bytes inline: at most
+/// [`MAX_SENT_REQUEST_BYTES`].
+pub fn fits_one_invocation(bytes: usize) -> bool {
+    bytes <= MAX_SENT_REQUEST_BYTES
+}
+
 /// Largest response body Lambda returns synchronously: 6 MiB, like a request.
 pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
 
@@ -84,6 +108,9 @@ mod tests {
     #[test]
     fn inline_limit() {
         let max = MAX_INLINE_RESULT_BYTES / 4 * 3;
+        assert!(fits_one_invocation(MAX_SENT_REQUEST_BYTES));
+        assert!(!fits_one_invocation(MAX_SENT_REQUEST_BYTES + 1));
+        const { assert!(MAX_SENT_REQUEST_BYTES < MAX_REQUEST_BYTES) };
         assert!(fits_inline(0));
         assert!(fits_inline(max));
         assert!(!fits_inline(max + 1));

@@ -2,6 +2,8 @@
 //! check and decrypt it, and render it. This file wires the arguments to the commands;
 //! each command is a module of [`cmd`], the work is in `picrypt-core`.
 
+#![deny(unsafe_code)]
+
 mod args;
 mod cmd;
 mod files;

@@ -447,3 +447,33 @@ fn bfv_keygen_writes_a_private_secret_and_a_public_key() {
         "scheme mismatch",
     );
 }
+
+/// Lambda counts the whole event (body, headers, request context) against its 6 MB quota,
+/// so a body just under the function's own limit would be refused by Lambda, not by the
+/// function. The CLI leaves room for the event: a pair whose JSON body lies between the
+/// sent limit and the function's limit is refused before anything is sent (nothing
+/// listens at the URL, so a connection error would mean it tried).
+#[test]
+fn inline_request_leaves_room_for_the_lambda_event() {
+    use picrypt_api::limits::{MAX_REQUEST_BYTES, MAX_SENT_REQUEST_BYTES};
+    let env = Env::new();
+    env.keygen("k.key");
+    // 1444×1445 gray: two containers of 93 + ⌈9n/8⌉ bytes, base64 in one JSON body of
+    // about 6 260 000 bytes.
+    let (w, h) = (1444u32, 1445u32);
+    let body = 2 * 4 * (93 + (9 * (w * h) as usize).div_ceil(8)).div_ceil(3);
+    assert!(body > MAX_SENT_REQUEST_BYTES && body + 200 < MAX_REQUEST_BYTES, "{body}");
+    for (name, shift) in [("a.png", 0u32), ("b.png", 5)] {
+        image::GrayImage::from_fn(w, h, |x, y| image::Luma([((x + shift) ^ y) as u8]))
+            .save(env.path(name))
+            .unwrap();
+    }
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    env.fails(
+        &["run", "--key", "k.key", "a.png", "b.png", "-o", "d.png", "--url", &url],
+        "fit one Lambda invocation",
+    );
+    assert!(!env.path("d.png").exists());
+}

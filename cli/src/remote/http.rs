@@ -8,7 +8,7 @@ use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
-use picrypt_api::limits::check_request_size;
+use picrypt_api::limits::{fits_one_invocation, MAX_SENT_REQUEST_BYTES};
 use picrypt_api::{DiffRequest, DiffResponse, Endpoint, ErrorBody};
 
 /// How requests are signed.
@@ -92,9 +92,11 @@ impl Remote {
     pub async fn diff(&self, request: &DiffRequest) -> Result<(DiffResponse, usize)> {
         let body = request.to_json();
         let sent = body.len();
-        if check_request_size(sent as u64).is_err() {
+        // The function takes bodies up to MAX_REQUEST_BYTES, but Lambda counts the whole
+        // event against its 6 MB quota: leave room for it (picrypt_api::limits).
+        if !fits_one_invocation(sent) {
             bail!(
-                "the two ciphertexts are {sent} bytes as JSON, over Lambda's 6 MB request limit: pass --s3-bucket BUCKET"
+                "the two ciphertexts are {sent} bytes as JSON, over the {MAX_SENT_REQUEST_BYTES} bytes that fit one Lambda invocation (6 MB, event included): pass --s3-bucket BUCKET"
             );
         }
         let url = format!("{}{}", self.base, Endpoint::Diff.path());

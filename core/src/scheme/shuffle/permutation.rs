@@ -47,6 +47,7 @@ const WARM_UP: usize = 100;
 
 /// Why a permutation cannot be built or applied.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ShuffleError {
     /// A block with a zero side covers nothing.
     #[error("block size {height}x{width} has a zero side")]
