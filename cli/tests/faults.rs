@@ -196,13 +196,19 @@ fn throttling_is_retried_and_reported_when_it_persists() {
     let t = Setup::new();
     t.proxy
         .inject(Injection::new(Fault::SlowDown).method("GET").times(2));
-    t.ok(&mut t.diff(t.direct()));
+    // --keep-s3-objects: the CLI would otherwise delete the results it fetched, and the
+    // count below is what the function stored.
+    let keep = |mut cmd: Command| {
+        cmd.arg("--keep-s3-objects");
+        cmd
+    };
+    t.ok(&mut keep(t.diff(t.direct())));
     t.assert_result();
     assert_eq!(t.proxy.requests("GET"), 4, "{:?}", t.proxy.seen());
 
     t.proxy.inject(Injection::new(Fault::SlowDown));
     t.fails(
-        &mut t.diff(t.direct()),
+        &mut keep(t.diff(t.direct())),
         &["503 storage_throttled", "SlowDown", "3 attempts"],
     );
     assert_eq!(t.results().len(), 1, "only the first diff stored a result");

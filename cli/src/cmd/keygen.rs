@@ -60,7 +60,6 @@ pub fn run(args: &Args) -> Result<()> {
     let scheme = Scheme::from_name(&args.scheme).expect("clap checked the name");
     let legacy = args.legacy_key.is_some() || args.block.is_some();
     let key = if scheme == Scheme::SHUFFLE {
-        warn_if_insecure(scheme);
         let variant = match args.block {
             Some((height, width)) => Variant::Block { height, width },
             None => Variant::Rand,
@@ -99,5 +98,7 @@ pub fn run(args: &Args) -> Result<()> {
             path.display()
         );
     }
+    // After the key is written, so a refusal is one line without the warning.
+    warn_if_insecure(scheme);
     Ok(())
 }

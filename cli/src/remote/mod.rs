@@ -52,10 +52,14 @@ async fn subtract_on(url: &str, op: Op, a: &[u8], b: &[u8], args: &RemoteArgs) -
         format!("{base}b.picrypt"),
         format!("{base}diff.picrypt"),
     ];
-    let result = through_s3(&remote, url, &client, bucket, &keys, op, a, b).await;
-    // Nothing stays behind after a failure, and after a success only when asked to.
-    if result.is_err() || !args.keep_s3_objects {
-        let left = s3::delete(&client, bucket, &keys).await;
+    let mut written = Vec::new();
+    let result = through_s3(&remote, url, &client, bucket, &keys, op, a, b, &mut written).await;
+    // Nothing stays behind after a failure, and after a success only when asked to. Only
+    // what this run wrote (or asked the function to write) is deleted: after an upload
+    // refused outright, say by storage that cannot be reached, there is nothing to delete
+    // and nothing to warn about.
+    if !written.is_empty() && (result.is_err() || !args.keep_s3_objects) {
+        let left = s3::delete(&client, bucket, &written).await;
         if !left.is_empty() {
             eprintln!(
                 "picrypt: warning: could not delete {} from s3://{bucket}/ (the bucket's lifecycle rule will): {}",
@@ -68,7 +72,8 @@ async fn subtract_on(url: &str, op: Op, a: &[u8], b: &[u8], args: &RemoteArgs) -
 }
 
 /// Uploads both inputs, has the function write the result at `keys[2]`, and downloads
-/// it: from exactly the bucket and key asked for, or not at all.
+/// it: from exactly the bucket and key asked for, or not at all. `written` receives each
+/// key once it was uploaded, or once the function was asked to write it.
 #[allow(clippy::too_many_arguments)]
 async fn through_s3(
     remote: &http::Remote,
@@ -79,11 +84,14 @@ async fn through_s3(
     op: Op,
     a: &[u8],
     b: &[u8],
+    written: &mut Vec<String>,
 ) -> Result<Vec<u8>> {
     let [key_a, key_b, output] = keys;
     let t = Instant::now();
     s3::upload(client, bucket, key_a, a, "upload A").await?;
+    written.push(key_a.clone());
     s3::upload(client, bucket, key_b, b, "upload B").await?;
+    written.push(key_b.clone());
     let base = output.trim_end_matches("diff.picrypt");
     step(
         "upload",
@@ -94,6 +102,7 @@ async fn through_s3(
         ),
     );
     let request = DiffRequest::s3(bucket, key_a, key_b, op.name(), output);
+    written.push(output.clone());
     match ask(remote, url, &request).await? {
         ResultLocation::S3 {
             bucket: got_bucket,

@@ -193,7 +193,9 @@ pub async fn check_aws_environment() -> Result<()> {
         );
     }
     let provider = config.credentials_provider().ok_or_else(|| {
-        anyhow!("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE")
+        anyhow!(
+            "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
+        )
     })?;
     use aws_credential_types::provider::ProvideCredentials;
     provider.provide_credentials().await.map_err(|_| {
