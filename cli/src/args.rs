@@ -78,7 +78,9 @@ fn normalize_url(url: &str) -> Result<String> {
             .map_or(host, |(name, _)| name);
         let loopback = name == "localhost"
             || name == "[::1]"
-            || name.parse::<std::net::Ipv4Addr>().is_ok_and(|a| a.is_loopback());
+            || name
+                .parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|a| a.is_loopback());
         if !loopback {
             bail!("--url {url:?} has no scheme: write https://{url} (or http:// for a server on this machine)");
         }
@@ -178,9 +180,18 @@ mod tests {
 
     #[test]
     fn urls() {
-        assert_eq!(normalize_url("127.0.0.1:35713").unwrap(), "http://127.0.0.1:35713");
-        assert_eq!(normalize_url("localhost:8080/x").unwrap(), "http://localhost:8080/x");
-        assert_eq!(normalize_url("https://a.example/p").unwrap(), "https://a.example/p");
+        assert_eq!(
+            normalize_url("127.0.0.1:35713").unwrap(),
+            "http://127.0.0.1:35713"
+        );
+        assert_eq!(
+            normalize_url("localhost:8080/x").unwrap(),
+            "http://localhost:8080/x"
+        );
+        assert_eq!(
+            normalize_url("https://a.example/p").unwrap(),
+            "https://a.example/p"
+        );
         let e = normalize_url("abc.lambda-url.eu-west-1.on.aws").unwrap_err();
         assert!(e.to_string().contains("https://abc.lambda-url"), "{e}");
         assert!(normalize_url("ftp://x").is_err());

@@ -462,7 +462,10 @@ fn inline_request_leaves_room_for_the_lambda_event() {
     // about 6 260 000 bytes.
     let (w, h) = (1444u32, 1445u32);
     let body = 2 * 4 * (93 + (9 * (w * h) as usize).div_ceil(8)).div_ceil(3);
-    assert!(body > MAX_SENT_REQUEST_BYTES && body + 200 < MAX_REQUEST_BYTES, "{body}");
+    assert!(
+        body > MAX_SENT_REQUEST_BYTES && body + 200 < MAX_REQUEST_BYTES,
+        "{body}"
+    );
     for (name, shift) in [("a.png", 0u32), ("b.png", 5)] {
         image::GrayImage::from_fn(w, h, |x, y| image::Luma([((x + shift) ^ y) as u8]))
             .save(env.path(name))
@@ -472,7 +475,9 @@ fn inline_request_leaves_room_for_the_lambda_event() {
     let url = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
     env.fails(
-        &["run", "--key", "k.key", "a.png", "b.png", "-o", "d.png", "--url", &url],
+        &[
+            "run", "--key", "k.key", "a.png", "b.png", "-o", "d.png", "--url", &url,
+        ],
         "fit one Lambda invocation",
     );
     assert!(!env.path("d.png").exists());

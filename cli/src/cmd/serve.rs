@@ -77,8 +77,13 @@ async fn resolve(addr: &str) -> Result<SocketAddr> {
     if let Ok(a) = addr.parse::<SocketAddr>() {
         return Ok(a);
     }
-    if addr.rsplit_once(':').is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err()) {
-        anyhow::bail!("--addr {addr:?} is not HOST:PORT (for example 127.0.0.1:8080 or localhost:8080)");
+    if addr
+        .rsplit_once(':')
+        .is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err())
+    {
+        anyhow::bail!(
+            "--addr {addr:?} is not HOST:PORT (for example 127.0.0.1:8080 or localhost:8080)"
+        );
     }
     tokio::net::lookup_host(addr)
         .await
