@@ -17,7 +17,7 @@ not run again.
 
 Usage: python3 tests/readme.py [README.md]
 """
-import os, re, subprocess, sys, tempfile
+import os, re, signal, subprocess, sys, tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,9 +77,16 @@ def main():
     with tempfile.NamedTemporaryFile("w", suffix=".sh", delete=False) as f:
         f.write("\n".join(script) + "\n")
         path = f.name
+    # Its own session, so servers a block starts in the background (and their children,
+    # such as the function cargo lambda watch runs) are stopped with it.
+    p = subprocess.Popen(["bash", path], cwd=ROOT, env=env, start_new_session=True)
     try:
-        p = subprocess.run(["bash", path], cwd=ROOT, env=env)
+        p.wait()
     finally:
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
         os.unlink(path)
     print(f"README: ran {len(ran)} blocks (lines {', '.join(map(str, ran))}); "
           f"skipped {len(skipped)} needing an AWS account (lines {', '.join(map(str, skipped)) or 'none'})")

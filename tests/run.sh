@@ -3,7 +3,8 @@
 # Usage: bash tests/run.sh        (README's second command; .ci/run calls it)
 #
 # It starts, on loopback only, a real S3-protocol server (moto) and the function under
-# `cargo lambda watch`, and stops them when it exits.
+# `cargo lambda watch`, and stops them when it exits. Each stage prints the time elapsed.
+# PICRYPT_FUZZ_SECONDS=0 skips the fuzz smoke when iterating locally (never in CI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -12,29 +13,37 @@ mkdir -p "$logs"
 
 say() { printf '\n==> %s  [%dm%02ds]\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)); }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-pip_install() { python3 -m pip install --quiet --disable-pip-version-check "$@"; }
 
-say "toolchain and test tools"
-command -v cargo >/dev/null || { echo "cargo not found: install Rust from https://rustup.rs" >&2; exit 1; }
+cat <<'PLAN'
+PICRYPT tests. From a fresh clone on a 2-core machine the whole run takes about 50 minutes
+(docs/PERFORMANCE.md, "The test command", has each stage's time); with warm builds, about
+half that. Stages: tools; formatting and lints; the SAM template; core's feature matrix;
+build; core under wasm in Node; unit, property, handler, S3 and end-to-end tests against
+moto and cargo lambda watch; load; the Python reference; the README's blocks; the arm64
+Lambda build; the fuzz smoke.
+PLAN
+
+say "tools (tests/setup.sh: installs only what is missing)"
+source tests/setup.sh
 cargo --version
-rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy
-rustup target list --installed | grep -q '^aarch64-unknown-linux-gnu$' || rustup target add aarch64-unknown-linux-gnu
-command -v cargo-lambda >/dev/null || pip_install cargo-lambda
-python3 -c 'import moto.server, flask, flask_cors' 2>/dev/null || pip_install 'moto[server]'
-command -v cfn-lint >/dev/null || pip_install cfn-lint
-python3 -c 'import blake3, Crypto' 2>/dev/null || pip_install blake3 pycryptodome
 cargo lambda --version
-
 say "formatting and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-say "SAM template (cfn-lint)"
+say "SAM template (cfn-lint, and the function's permissions: tests/template_check.py)"
 cfn-lint template.yaml
-echo "template.yaml: no findings"
+echo "template.yaml: no cfn-lint findings"
+python3 tests/template_check.py
+
+say "picrypt-core's features, each alone and in the sets consumers use, native and wasm32 (tests/features.sh)"
+bash tests/features.sh
 
 say "build"
 cargo build --workspace --locked --examples
+
+say "picrypt-core's browser build under wasm: known-answer vectors in Node (tests/wasm.sh)"
+bash tests/wasm.sh
 
 say "real S3-protocol server (moto) and the function under cargo lambda watch, on loopback"
 export AWS_ACCESS_KEY_ID=picrypt-test AWS_SECRET_ACCESS_KEY=picrypt-test-secret AWS_REGION=us-east-1
@@ -86,6 +95,9 @@ kill -- "-$load_pid"
 
 say "independent Python implementation of docs/FORMAT.md against the vectors and the binary"
 python3 tests/reference/mask_reference.py --picrypt target/debug/picrypt
+
+say "README: every shell block runs as written (tests/readme.py)"
+PICRYPT_RUN_SH=1 python3 tests/readme.py
 
 say "Lambda build for arm64 (cargo lambda build --release --arm64)"
 cargo lambda build --release --arm64 --locked --bin picrypt-function

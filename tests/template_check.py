@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Checks what template.yaml lets the function do (cfn-lint checks the syntax, not this).
+
+- The function runs as the template's own role (no SAM managed policies or `Policies`),
+  so nothing outside that role grants it anything.
+- Every Allow statement in that role names its resources: never "*", never a wildcard
+  action (`logs:*`, `s3:*`).
+- Log permissions cover only the function's own log group (the PicryptLogGroup the
+  function logs to), and the function may not create log groups.
+- S3 object permissions cover only the configured prefix of the stack's own bucket;
+  listing only under that prefix; no DeleteObject.
+
+Usage: python3 tests/template_check.py [template.yaml]   (needs PyYAML: cfn-lint brings it)
+"""
+import sys
+from pathlib import Path
+
+import yaml
+
+
+class Tag:
+    """A CloudFormation intrinsic (!Sub, !GetAtt, !Ref …), kept as tag + value."""
+
+    def __init__(self, tag, value):
+        self.tag, self.value = tag, value
+
+    def __eq__(self, other):
+        return isinstance(other, Tag) and (self.tag, self.value) == (other.tag, other.value)
+
+    def __repr__(self):
+        return f"{self.tag} {self.value!r}"
+
+
+def construct(loader, suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return Tag("!" + suffix, value)
+
+
+yaml.SafeLoader.add_multi_constructor("!", construct)
+
+failures = []
+
+
+def check(ok, what):
+    print(("ok    " if ok else "FAIL  ") + what)
+    if not ok:
+        failures.append(what)
+
+
+def as_list(x):
+    return x if isinstance(x, list) else [x]
+
+
+def main():
+    path = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[1] / "template.yaml"
+    resources = yaml.safe_load(path.read_text())["Resources"]
+    functions = {n: r for n, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
+    check(len(functions) == 1, f"one function in the template ({', '.join(functions)})")
+    (fname, function), = functions.items()
+    props = function["Properties"]
+    role = props.get("Role")
+    check(isinstance(role, Tag) and role.tag == "!GetAtt" and str(role.value).endswith(".Arn"),
+          f"{fname} runs as a role of this template (Role: {role!r})")
+    check("Policies" not in props, f"{fname} has no SAM policy templates or managed policies")
+    role_name = str(role.value).split(".")[0]
+    role_res = resources[role_name]
+    check(role_res["Type"] == "AWS::IAM::Role", f"{role_name} is an IAM role")
+    check(not role_res["Properties"].get("ManagedPolicyArns"), f"{role_name} has no managed policies")
+
+    log_group = props.get("LoggingConfig", {}).get("LogGroup")
+    check(isinstance(log_group, Tag) and log_group.tag == "!Ref" and
+          resources.get(log_group.value, {}).get("Type") == "AWS::Logs::LogGroup",
+          f"{fname} logs to a log group of this template ({log_group!r})")
+
+    statements = [s for p in role_res["Properties"].get("Policies", [])
+                  for s in as_list(p["PolicyDocument"]["Statement"])]
+    check(bool(statements), f"{role_name} has inline statements")
+    for s in statements:
+        sid = s.get("Sid", "?")
+        actions = as_list(s["Action"])
+        resources_of = as_list(s.get("Resource"))
+        check(s["Effect"] == "Allow" and "NotAction" not in s and "NotResource" not in s,
+              f"{sid}: a plain Allow")
+        check(all("*" not in a for a in actions), f"{sid}: no wildcard action ({', '.join(actions)})")
+        check(all(r != "*" for r in resources_of), f"{sid}: no Resource \"*\"")
+        services = {a.split(":")[0] for a in actions}
+        check(len(services) == 1, f"{sid}: one service ({', '.join(sorted(services))})")
+        if services == {"logs"}:
+            check("logs:CreateLogGroup" not in actions, f"{sid}: does not create log groups")
+            own = "${" + str(log_group.value) + "}"
+            check(all(isinstance(r, Tag) and r.tag == "!Sub" and f"log-group:{own}:" in r.value
+                      for r in resources_of), f"{sid}: only the function's own log group ({own})")
+        elif services == {"s3"}:
+            check("s3:DeleteObject" not in actions, f"{sid}: no DeleteObject")
+            if "s3:ListBucket" in actions:
+                cond = s.get("Condition", {}).get("StringLike", {}).get("s3:prefix")
+                check(isinstance(cond, Tag) and cond.value == "${ObjectPrefix}*",
+                      f"{sid}: lists only under the prefix")
+            else:
+                check(all(isinstance(r, Tag) and r.tag == "!Sub" and r.value == "${PicryptBucket.Arn}/${ObjectPrefix}*"
+                          for r in resources_of), f"{sid}: objects under the prefix of the stack's bucket only")
+        else:
+            check(False, f"{sid}: an unexpected service {services}")
+    if failures:
+        sys.exit(f"template_check: {len(failures)} failed")
+    print("template_check: the function's permissions are scoped")
+
+
+main()
