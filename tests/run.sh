@@ -99,8 +99,8 @@ python3 tests/reference/mask_reference.py --picrypt target/debug/picrypt
 say "README: every shell block runs as written (tests/readme.py)"
 PICRYPT_RUN_SH=1 python3 tests/readme.py
 
-say "Lambda build for arm64 (cargo lambda build --release --arm64)"
-cargo lambda build --release --arm64 --locked --bin picrypt-function
+say "Lambda build for arm64 (cargo lambda build --release --arm64 -p picrypt-function: the function alone, with only its own features)"
+cargo lambda build --release --arm64 --locked -p picrypt-function
 ls -l target/lambda/picrypt-function/bootstrap
 
 say "fuzz smoke: every cargo-fuzz target for ${PICRYPT_FUZZ_SECONDS:-60} s on its corpus (nightly)"

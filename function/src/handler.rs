@@ -36,29 +36,41 @@ pub enum S3Client {}
 pub struct App {
     /// What the function may touch.
     pub config: Config,
-    /// The S3 client; `None` answers every S3 source or output `s3_not_configured`.
+    /// The S3 client. `None` with a bucket configured: one built from the environment on
+    /// first use, shared by the process, so that a cold start answering an inline request
+    /// never pays for it. `None` without a bucket: every S3 source or output is
+    /// `s3_not_configured`.
     pub s3: Option<S3Client>,
 }
 
+/// The client built from the environment, for every [`App`] that was not given one.
+#[cfg(feature = "s3")]
+static ENV_S3: tokio::sync::OnceCell<S3Client> = tokio::sync::OnceCell::const_new();
+
 impl App {
-    /// Reads the configuration from the environment; creates an S3 client only when a
-    /// bucket is configured.
-    pub async fn from_env() -> Result<App, String> {
-        App::with_config(Config::from_env()?).await
+    /// Reads the configuration from the environment. The S3 client is built on first use.
+    pub fn from_env() -> Result<App, String> {
+        App::with_config(Config::from_env()?)
     }
 
-    /// An application for `config`, with an S3 client from the environment when a bucket
-    /// is configured.
-    pub(crate) async fn with_config(config: Config) -> Result<App, String> {
-        let s3 = match config.bucket {
-            Some(_) => Some(s3_client_from_env().await?),
-            None => None,
-        };
-        Ok(App { config, s3 })
+    /// An application for `config`, whose S3 client is built from the environment on first
+    /// use when a bucket is configured. The environment's S3 settings are checked now, so
+    /// that a bad one still stops the function at startup.
+    pub(crate) fn with_config(config: Config) -> Result<App, String> {
+        if config.bucket.is_some() {
+            check_s3_env()?;
+        }
+        Ok(App { config, s3: None })
     }
 
-    fn s3(&self) -> Result<&S3Client, ApiError> {
-        self.s3.as_ref().ok_or_else(ApiError::s3_not_configured)
+    async fn s3(&self) -> Result<&S3Client, ApiError> {
+        if let Some(client) = &self.s3 {
+            return Ok(client);
+        }
+        if self.config.bucket.is_none() {
+            return Err(ApiError::s3_not_configured());
+        }
+        env_s3_client().await
     }
 }
 
@@ -220,7 +232,7 @@ async fn diff(
         Some(Output::S3(o)) => {
             app.config.authorize_bucket(None)?;
             app.config.authorize_key(&o.key)?;
-            app.s3()?;
+            app.s3().await?;
             Some(o.key.clone())
         }
         _ => None,
@@ -267,7 +279,7 @@ async fn diff(
         Some(key) => {
             let t = Instant::now();
             let bucket = app.config.authorize_bucket(None)?.to_string();
-            s3_put(app.s3()?, &bucket, &key, result).await?;
+            s3_put(app.s3().await?, &bucket, &key, result).await?;
             timing.store_ms = ms(t);
             ResultLocation::S3 { bucket, key }
         }
@@ -342,13 +354,26 @@ fn decode(source: Source, which: &str) -> Result<Pending, ApiError> {
 }
 
 #[cfg(feature = "s3")]
-async fn s3_client_from_env() -> Result<S3Client, String> {
-    picrypt_api::s3::client_from_env().await
+fn check_s3_env() -> Result<(), String> {
+    picrypt_api::s3::Settings::from_env().map(drop)
 }
 
 #[cfg(not(feature = "s3"))]
-async fn s3_client_from_env() -> Result<S3Client, String> {
+fn check_s3_env() -> Result<(), String> {
     Err("PICRYPT_BUCKET is set, but this build has no S3 support (cargo feature `s3`)".into())
+}
+
+#[cfg(feature = "s3")]
+async fn env_s3_client() -> Result<&'static S3Client, ApiError> {
+    ENV_S3
+        .get_or_try_init(picrypt_api::s3::client_from_env)
+        .await
+        .map_err(|e| ApiError::new(ErrorCode::Internal, e))
+}
+
+#[cfg(not(feature = "s3"))]
+async fn env_s3_client() -> Result<&'static S3Client, ApiError> {
+    Err(ApiError::s3_not_configured())
 }
 
 #[cfg(feature = "s3")]
@@ -382,12 +407,17 @@ async fn fetch(app: &App, input: Pending, which: &str) -> Result<Vec<u8>, ApiErr
         Pending::S3(loc) => {
             let bucket = app.config.authorize_bucket(loc.bucket.as_deref())?;
             app.config.authorize_key(&loc.key)?;
-            s3_get(app.s3()?, bucket, &loc.key, app.config.max_object_bytes)
-                .await
-                .map_err(|e| ApiError {
-                    message: format!("{which}: {}", e.message),
-                    ..e
-                })
+            s3_get(
+                app.s3().await?,
+                bucket,
+                &loc.key,
+                app.config.max_object_bytes,
+            )
+            .await
+            .map_err(|e| ApiError {
+                message: format!("{which}: {}", e.message),
+                ..e
+            })
         }
     }
 }

@@ -6,6 +6,7 @@
 //! error codes and limits are `picrypt-api`'s; all ciphertext work is a call into
 //! `picrypt-core`.
 
+#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 mod config;
@@ -20,13 +21,21 @@ pub use handler::{handle, App, S3Client};
 pub use serve::LocalServer;
 
 /// Logs to stderr without colours (CloudWatch shows escape codes verbatim); `RUST_LOG`
-/// sets the level, `info` by default.
+/// sets the level (`debug`, or `target=level` directives such as `warn,picrypt_function=debug`),
+/// `info` by default.
 pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
         .with_ansi(false)
         .with_writer(std::io::stderr)
+        .finish()
+        .with(filter)
         .try_init();
 }

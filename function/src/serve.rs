@@ -36,8 +36,8 @@ pub struct LocalServer {
 
 impl LocalServer {
     /// A server for the function's configuration from the environment ([`Config::from_env`]),
-    /// with the bucket and the key prefix replaced when given, and an S3 client from the
-    /// environment (`AWS_*`, `PICRYPT_S3_*`) when there is a bucket.
+    /// with the bucket and the key prefix replaced when given; with a bucket, the S3 client
+    /// is built from the environment (`AWS_*`, `PICRYPT_S3_*`) on first use.
     pub async fn from_env(
         bucket: Option<String>,
         prefix: Option<String>,
@@ -49,7 +49,7 @@ impl LocalServer {
         if let Some(prefix) = prefix {
             config.prefix = prefix;
         }
-        let app = App::with_config(config).await?;
+        let app = App::with_config(config)?;
         Ok(LocalServer::new(app))
     }
 
