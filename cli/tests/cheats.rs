@@ -267,12 +267,23 @@ impl Case {
         CheatServer::start(cheat, app)
     }
 
-    /// `--url` and, over S3, the bucket and prefix.
+    /// `--url` and, over S3, the bucket and prefix. `--keep-s3-objects`: the CLI would
+    /// otherwise delete each result once used, and a replayed older answer must point at an
+    /// object that is really there (and the cheating server reads what it served).
     fn remote(&self, server: &CheatServer) -> Vec<String> {
         let mut args = vec!["--url".to_string(), server.url().to_string()];
         if self.transport == Transport::S3 {
             let bucket = &self.s3.as_ref().unwrap().bucket;
-            args.extend(["--s3-bucket", bucket, "--s3-prefix", "picrypt/"].map(String::from));
+            args.extend(
+                [
+                    "--s3-bucket",
+                    bucket,
+                    "--s3-prefix",
+                    "picrypt/",
+                    "--keep-s3-objects",
+                ]
+                .map(String::from),
+            );
         }
         args
     }
