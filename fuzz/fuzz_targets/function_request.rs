@@ -60,7 +60,7 @@ fuzz_target!(|data: &[u8]| {
         let c = picrypt_core::Container::parse(&bytes)
             .unwrap_or_else(|e| panic!("200 result is not a valid container: {e}"));
         assert_eq!(json["bytes"].as_u64(), Some(bytes.len() as u64));
-        assert_eq!(json["width"].as_u64(), Some(c.header.shape.width as u64));
+        assert_eq!(json["width"].as_u64(), Some(u64::from(c.header().shape().width())));
     } else {
         assert!((400..500).contains(&status), "unexpected status {status}");
         let err = &json["error"];
