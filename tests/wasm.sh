@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # picrypt-core's browser build under wasm: the mask known-answer vectors, key files, .npy,
-# PNG and JPEG decoding, a render and a fresh-key round trip (core/tests/wasm_kat.rs), built
+# PNG and JPEG decoding, a render and a fresh-key round trip (core/tests/kat.rs and wasm_kat.rs), built
 # for wasm32-unknown-unknown with the features a browser client uses and run in Node by
 # wasm-bindgen-test-runner. Installs what is missing first: the rustup target, and
 # wasm-bindgen-cli at exactly the version of the wasm-bindgen crate in Cargo.lock (the
@@ -48,12 +48,12 @@ fi
 say "build picrypt-core for wasm32 with no features (the format, the mask scheme, the server ops)"
 cargo build -p picrypt-core --locked --no-default-features --target wasm32-unknown-unknown
 
-say "build and run core/tests/wasm_kat.rs in Node (--no-default-features --features $features)"
+say "build and run core/tests/kat.rs and wasm_kat.rs in Node (--no-default-features --features $features)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
     cargo test -p picrypt-core --locked --no-default-features --features "$features" \
-    --target wasm32-unknown-unknown --test wasm_kat 2>&1 | tee "$log"
+    --target wasm32-unknown-unknown --test kat --test wasm_kat 2>&1 | tee "$log"
 # wasm-bindgen-test-runner reports like libtest: "test result: ok. N passed; 0 failed; ...".
 passed=$(sed -n 's/^test result: ok\. \([0-9][0-9]*\) passed.*/\1/p' "$log" | awk '{s += $1} END {print s + 0}')
 if [ "$passed" -eq 0 ]; then

@@ -1,4 +1,5 @@
-//! Known-answer vectors: exact container bytes for fixed key, nonces and pixels.
+//! Known-answer vectors: exact container bytes for fixed key, nonces and pixels. The same
+//! tests run natively and, through `tests/wasm.sh`, under wasm in Node (the browser build).
 
 use picrypt_core::ops::{self, Op};
 use picrypt_core::{verify, Container, Image, Key};
@@ -12,12 +13,29 @@ fn vectors() -> Value {
     serde_json::from_str(include_str!("vectors/mask_kat.json")).unwrap()
 }
 
-#[test]
+fn kat_key(v: &Value) -> Key {
+    Key::mask_from_secret(&unhex(v["key_hex"].as_str().unwrap()).try_into().unwrap())
+}
+
+fn container_of(v: &Value, name: &Value) -> Vec<u8> {
+    let case = v["encryptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| &c["name"] == name)
+        .unwrap();
+    unhex(case["container_hex"].as_str().unwrap())
+}
+
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
 fn encryptions_match_byte_for_byte() {
     let v = vectors();
-    let key = Key::mask_from_secret(&unhex(v["key_hex"].as_str().unwrap()).try_into().unwrap());
+    let key = kat_key(&v);
     assert_eq!(key.id().hex(), v["key_id_hex"].as_str().unwrap());
-    for case in v["encryptions"].as_array().unwrap() {
+    let cases = v["encryptions"].as_array().unwrap();
+    assert!(!cases.is_empty());
+    for case in cases {
         let img = Image::new(
             case["width"].as_u64().unwrap() as u32,
             case["height"].as_u64().unwrap() as u32,
@@ -37,30 +55,27 @@ fn encryptions_match_byte_for_byte() {
             case["name"]
         );
         let parsed = Container::parse(&expected).unwrap();
-        assert_eq!(
-            verify::decrypt(&key, &parsed, verify::Expect::Image)
-                .unwrap()
-                .to_image()
-                .unwrap(),
-            img
-        );
+        let decrypted = verify::decrypt(&key, &parsed, verify::Expect::Image).unwrap();
+        assert_eq!(decrypted.to_image().unwrap(), img, "{}", case["name"]);
     }
 }
 
-#[test]
+#[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
+#[cfg_attr(not(target_arch = "wasm32"), test)]
 fn subtraction_matches_byte_for_byte() {
     let v = vectors();
-    let key = Key::mask_from_secret(&unhex(v["key_hex"].as_str().unwrap()).try_into().unwrap());
-    let enc = v["encryptions"].as_array().unwrap();
-    let find = |name: &Value| {
-        let c = enc.iter().find(|c| &c["name"] == name).unwrap();
-        Container::parse(&unhex(c["container_hex"].as_str().unwrap())).unwrap()
-    };
+    let key = kat_key(&v);
     let s = &v["subtraction"];
-    let result = ops::apply(Op::Sub, &find(&s["a"]), &find(&s["b"]))
-        .unwrap()
-        .to_bytes();
+    let (a, b) = (container_of(&v, &s["a"]), container_of(&v, &s["b"]));
+    let result = ops::apply(
+        Op::Sub,
+        &Container::parse(&a).unwrap(),
+        &Container::parse(&b).unwrap(),
+    )
+    .unwrap()
+    .to_bytes();
     assert_eq!(hex::encode(&result), s["result_hex"].as_str().unwrap());
+    assert_eq!(ops::apply_bytes(Op::Sub, &a, &b).unwrap(), result);
     let expected: Vec<i16> = s["difference"]
         .as_array()
         .unwrap()
@@ -74,4 +89,13 @@ fn subtraction_matches_byte_for_byte() {
     )
     .unwrap();
     assert_eq!(pt.values(), expected);
+    // The client's full check of the server's answer gives the same difference.
+    let checked = verify::check_result(Op::Sub, &a, &b, &result).unwrap();
+    assert_eq!(checked.decrypt(&key).unwrap().values(), expected);
+    // And refuses an answer with a flipped payload byte.
+    let mut bad = result.clone();
+    *bad.last_mut().unwrap() ^= 1;
+    assert!(verify::check_result(Op::Sub, &a, &b, &bad)
+        .and_then(|c| c.decrypt(&key))
+        .is_err());
 }
