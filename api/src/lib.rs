@@ -3,6 +3,7 @@
 //!
 //! * requests: [`DiffRequest`] with its [`Source`]s and [`Output`], parsed by
 //!   [`DiffRequest::from_json`] and built by [`DiffRequest::inline`] and [`DiffRequest::s3`];
+//! * [`framed`]: the same request and answer as bytes, containers unencoded;
 //! * answers: [`DiffResponse`], [`Health`], and every error as an [`ErrorBody`] whose code
 //!   is an [`ErrorCode`] with its HTTP status;
 //! * the endpoints ([`Endpoint`]), the size limits ([`limits`]) and the S3 key rules
@@ -16,6 +17,7 @@
 #![warn(missing_docs)]
 
 mod error;
+pub mod framed;
 mod key;
 pub mod limits;
 pub mod openapi;
@@ -27,6 +29,8 @@ pub mod s3;
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};
 pub use key::{check_s3_key, S3KeyError};
-pub use request::{DiffRequest, Output, S3Location, S3OutputKey, Source, DEFAULT_OP, OPS};
+pub use request::{
+    DiffRequest, FramedError, Output, S3Location, S3OutputKey, Source, DEFAULT_OP, OPS,
+};
 pub use response::{DiffResponse, Health, ResultLocation, Timing};
 pub use routes::Endpoint;

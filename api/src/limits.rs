@@ -32,6 +32,18 @@ pub fn fits_one_invocation(bytes: usize) -> bool {
     bytes <= MAX_SENT_REQUEST_BYTES
 }
 
+/// The size of a framed body of `bytes` bytes ([`crate::framed`]) in a Lambda event, which
+/// carries a binary body base64-encoded: what Lambda's quota counts.
+pub fn framed_event_bytes(bytes: usize) -> usize {
+    bytes.div_ceil(3) * 4
+}
+
+/// Whether a client should send a framed body of `bytes` bytes inline: its base64 form
+/// fits as a JSON body would, so a framed body carries as much as a JSON one.
+pub fn fits_one_invocation_framed(bytes: usize) -> bool {
+    fits_one_invocation(framed_event_bytes(bytes))
+}
+
 /// Largest response body Lambda returns synchronously: 6 MiB, like a request.
 pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
 
@@ -48,6 +60,8 @@ pub struct RequestTooLarge {
     /// The body's size, when it is known; `None` when the body is only known to run past
     /// the limit (a stream cut off at the limit).
     pub bytes: Option<u64>,
+    /// Whether the body is framed ([`crate::framed`]): its limit is on its base64 form.
+    pub framed: bool,
 }
 
 impl RequestTooLarge {
@@ -58,6 +72,7 @@ impl RequestTooLarge {
 impl fmt::Display for RequestTooLarge {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.bytes {
+            Some(n) if self.framed => write!(f, "framed request body of {n} bytes is {} bytes as base64 (as Lambda's event carries it), over the {MAX_REQUEST_BYTES}-byte limit: upload the ciphertexts to S3 and send their keys", framed_event_bytes(n as usize)),
             Some(n) => write!(f, "request body of {n} bytes exceeds the {MAX_REQUEST_BYTES}-byte limit: upload the ciphertexts to S3 and send their keys"),
             None => write!(f, "request body exceeds the {MAX_REQUEST_BYTES}-byte limit: upload the ciphertexts to S3 and send their keys"),
         }
@@ -71,7 +86,24 @@ impl std::error::Error for RequestTooLarge {}
 /// the CLI (before sending) all make.
 pub fn check_request_size(bytes: u64) -> Result<(), RequestTooLarge> {
     if bytes > MAX_REQUEST_BYTES as u64 {
-        Err(RequestTooLarge { bytes: Some(bytes) })
+        Err(RequestTooLarge {
+            bytes: Some(bytes),
+            framed: false,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks a framed body's length ([`crate::framed`]): its base64 form, which is what a
+/// Lambda event carries, against [`MAX_REQUEST_BYTES`]. So a framed body carries no more
+/// than a JSON body could, whichever server receives it.
+pub fn check_framed_request_size(bytes: u64) -> Result<(), RequestTooLarge> {
+    if framed_event_bytes(bytes.min(usize::MAX as u64 / 2) as usize) > MAX_REQUEST_BYTES {
+        Err(RequestTooLarge {
+            bytes: Some(bytes),
+            framed: true,
+        })
     } else {
         Ok(())
     }
@@ -99,10 +131,28 @@ mod tests {
             "request body of 6291457 bytes exceeds the 6291456-byte limit: upload the ciphertexts to S3 and send their keys"
         );
         assert_eq!(
-            RequestTooLarge { bytes: None }.to_string(),
+            RequestTooLarge {
+                bytes: None,
+                framed: false
+            }
+            .to_string(),
             "request body exceeds the 6291456-byte limit: upload the ciphertexts to S3 and send their keys"
         );
         assert_eq!(RequestTooLarge::CODE.status(), 413);
+
+        // A framed body is limited by its base64 form: 4 718 592 bytes at most.
+        let max_framed = (MAX_REQUEST_BYTES / 4 * 3) as u64;
+        assert!(check_framed_request_size(max_framed).is_ok());
+        let e = check_framed_request_size(max_framed + 1).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "framed request body of 4718593 bytes is 6291460 bytes as base64 (as Lambda's event carries it), over the 6291456-byte limit: upload the ciphertexts to S3 and send their keys"
+        );
+        assert!(check_framed_request_size(u64::MAX).is_err());
+        assert!(fits_one_invocation_framed(MAX_SENT_REQUEST_BYTES / 4 * 3));
+        assert!(!fits_one_invocation_framed(
+            MAX_SENT_REQUEST_BYTES / 4 * 3 + 1
+        ));
     }
 
     #[test]

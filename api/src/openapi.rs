@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use schemars::generate::SchemaSettings;
 use serde_json::{json, Map, Value};
 
+use crate::framed::{MAX_JSON_BYTES, MEDIA_TYPE};
 use crate::limits::MAX_REQUEST_BYTES;
 use crate::{DiffRequest, DiffResponse, Endpoint, ErrorBody, ErrorCode, Health};
 
@@ -48,7 +49,10 @@ pub fn document() -> Value {
                 json!({
                     "description": "The encrypted difference, inline or in S3",
                     "headers": {"x-request-id": {"$ref": "#/components/headers/RequestId"}},
-                    "content": {"application/json": {"schema": response}},
+                    "content": {
+                        "application/json": {"schema": response},
+                        (MEDIA_TYPE): framed_content(FRAMED_ANSWER),
+                    },
                 }),
             ),
             Endpoint::Health => (
@@ -84,7 +88,10 @@ pub fn document() -> Value {
             ));
             operation["requestBody"] = json!({
                 "required": true,
-                "content": {"application/json": {"schema": request}},
+                "content": {
+                    "application/json": {"schema": request},
+                    (MEDIA_TYPE): framed_content(FRAMED_REQUEST),
+                },
             });
         }
         let mut item = Map::new();
@@ -125,6 +132,20 @@ pub fn document_json() -> String {
     let mut text = serde_json::to_string_pretty(&document()).expect("JSON values serialize");
     text.push('\n');
     text
+}
+
+const FRAMED_REQUEST: &str = "A DiffRequest whose inline containers travel unencoded: the JSON document, each inline source written {\"part\": i}, then the parts (docs/API.md, \"Framed bodies\"). Its base64 length counts against the 6 MiB limit, as Lambda's event carries it base64-encoded.";
+const FRAMED_ANSWER: &str = "Sent when the request's Accept header names this type: the DiffResponse with result {\"part\": 0}, then the result container unencoded (docs/API.md, \"Framed bodies\").";
+
+/// A framed body: bytes, whose layout docs/API.md gives.
+fn framed_content(description: &str) -> Value {
+    json!({
+        "schema": {
+            "type": "string",
+            "contentMediaType": MEDIA_TYPE,
+            "description": format!("{description} Layout: \"PCF1\", u32 LE length J (2..={MAX_JSON_BYTES}), J bytes of JSON, then per part a u64 LE length and the part's bytes; nothing after the last part."),
+        },
+    })
 }
 
 fn operation_id(endpoint: Endpoint) -> &'static str {

@@ -7,7 +7,31 @@ use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use std::ops::Range;
+
+use crate::framed::{self, FrameError, Frames};
 use crate::limits::MAX_S3_KEY_BYTES;
+
+/// A framed body that cannot be read: its framing ([`FrameError`], answered `400
+/// bad_request`) or its JSON document (answered `400 bad_json`).
+#[derive(Debug)]
+pub enum FramedError {
+    /// The framing: magic, a length, a part named twice or not at all.
+    Frame(FrameError),
+    /// The JSON document inside.
+    Json(serde_json::Error),
+}
+
+impl std::fmt::Display for FramedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FramedError::Frame(e) => e.fmt(f),
+            FramedError::Json(e) => write!(f, "framed body: its JSON document: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for FramedError {}
 
 /// The operations the API names, in the order `GET /health` lists them: `sub` (A − B,
 /// exact and signed) and `sub_sat` (max(A − B, 0) per 8-bit sample).
@@ -99,6 +123,40 @@ impl DiffRequest {
         self.op.as_deref().unwrap_or(DEFAULT_OP)
     }
 
+    /// A framed body ([`crate::framed`]) sending both containers as its two parts and
+    /// asking for the result inline.
+    pub fn framed_inline(a: &[u8], b: &[u8], op: &str) -> Vec<u8> {
+        let request = DiffRequest {
+            a: Source::Part(0),
+            b: Source::Part(1),
+            op: Some(op.to_string()),
+            output: Some(Output::Inline),
+        };
+        framed::encode(&request.to_json(), &[a, b])
+    }
+
+    /// Parses a framed body ([`crate::framed`]): the request, whose `{"part": i}` sources
+    /// name the returned ranges of `body`. The parts are checked to be named exactly once
+    /// each, in order; nothing is copied.
+    pub fn from_framed(body: &[u8]) -> Result<(DiffRequest, Vec<Range<usize>>), FramedError> {
+        let frames = Frames::split(body).map_err(FramedError::Frame)?;
+        let request = DiffRequest::from_json(&body[frames.json]).map_err(FramedError::Json)?;
+        framed::check_references(&request.part_numbers(), frames.parts.len())
+            .map_err(FramedError::Frame)?;
+        Ok((request, frames.parts))
+    }
+
+    /// The part numbers the sources name, `a` first.
+    pub fn part_numbers(&self) -> Vec<usize> {
+        [&self.a, &self.b]
+            .into_iter()
+            .filter_map(|s| match s {
+                Source::Part(i) => Some(*i),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// The S3 key the result was asked for, if any.
     pub fn output_key(&self) -> Option<&str> {
         match &self.output {
@@ -137,6 +195,11 @@ pub enum Source {
     #[serde(deserialize_with = "object")]
     #[schemars(description = "An object in the function's bucket")]
     S3(S3Location),
+    /// Part `i` of a framed body ([`crate::framed`]); refused in a JSON body.
+    #[schemars(
+        description = "Part i of an application/vnd.picrypt.framed body (docs/API.md); refused (400 bad_request) in a JSON body"
+    )]
+    Part(usize),
 }
 
 fn base64_container(_: &mut SchemaGenerator) -> Schema {
@@ -272,6 +335,47 @@ mod tests {
     }
 
     #[test]
+    fn framed_requests() {
+        let body = DiffRequest::framed_inline(b"AAAA", b"BB", "sub");
+        let (r, parts) = DiffRequest::from_framed(&body).unwrap();
+        assert_eq!(r.a, Source::Part(0));
+        assert_eq!(r.b, Source::Part(1));
+        assert_eq!(r.op_name(), "sub");
+        assert_eq!(&body[parts[0].clone()], b"AAAA");
+        assert_eq!(&body[parts[1].clone()], b"BB");
+        // The document as JSON: {"part": i}.
+        let json = br#"{"a":{"part":0},"b":{"part":1},"op":"sub","output":"inline"}"#;
+        assert_eq!(&body[8..8 + json.len()], json);
+
+        let mixed = DiffRequest {
+            a: Source::s3("p/a", None),
+            b: Source::Part(0),
+            op: None,
+            output: None,
+        };
+        let body = framed::encode(&mixed.to_json(), &[b"B"]);
+        let (r, parts) = DiffRequest::from_framed(&body).unwrap();
+        assert_eq!(r, mixed);
+        assert_eq!(parts.len(), 1);
+        assert_eq!(r.part_numbers(), vec![0]);
+
+        let refused = |json: &str, parts: &[&[u8]]| {
+            DiffRequest::from_framed(&framed::encode(json.as_bytes(), parts))
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(refused(r#"{"a":{"part":1},"b":{"part":0}}"#, &[b"a", b"b"]).contains("in order"));
+        assert!(refused(r#"{"a":{"part":0},"b":{"part":0}}"#, &[b"a", b"b"]).contains("in order"));
+        assert!(refused(r#"{"a":{"part":0},"b":{"part":1}}"#, &[b"a"]).contains("carries 1"));
+        assert!(
+            refused(r#"{"a":{"part":0},"b":{"inline":""}}"#, &[b"a", b"b"]).contains("carries 2")
+        );
+        assert!(refused(r#"{"a":{"part":-1},"b":{"part":0}}"#, &[b"a"])
+            .starts_with("framed body: its JSON document: invalid value"));
+        assert!(refused(r#"{"a":{"part":0}}"#, &[b"a"]).contains("missing field `b`"));
+    }
+
+    #[test]
     fn parsing_rules() {
         let ok = |s: &str| DiffRequest::from_json(s.as_bytes()).unwrap();
         let err = |s: &str| {
@@ -311,7 +415,7 @@ mod tests {
                 .starts_with("duplicate field `a`")
         );
         assert!(err(r#"{"a": {"ftp": ""}, "b": {"inline": ""}}"#)
-            .starts_with("unknown variant `ftp`, expected `inline` or `s3`"));
+            .starts_with("unknown variant `ftp`, expected one of `inline`, `s3`, `part`"));
         assert!(
             err(r#"{"a": {"inline": ""}, "b": {"inline": ""}, "op": 1}"#)
                 .starts_with("invalid type: integer `1`, expected a string")

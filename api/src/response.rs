@@ -41,6 +41,43 @@ pub struct DiffResponse {
     pub warning: Option<String>,
 }
 
+impl DiffResponse {
+    /// This answer as a framed body ([`crate::framed`]) whose one part is `result`: the
+    /// answer's `result` becomes `{"part": 0}`.
+    pub fn to_framed(&self, result: &[u8]) -> Vec<u8> {
+        let document = DiffResponse {
+            result: ResultLocation::Part(0),
+            ..self.clone()
+        };
+        let json = serde_json::to_vec(&document).expect("an answer always serializes");
+        crate::framed::encode(&json, &[result])
+    }
+
+    /// Reads a framed answer: the answer and where its one part, the result, lies in `body`.
+    /// The answer must name exactly that part.
+    pub fn from_framed(
+        body: &[u8],
+    ) -> Result<(DiffResponse, std::ops::Range<usize>), crate::FramedError> {
+        use crate::framed::{check_references, Frames};
+        use crate::FramedError;
+        let frames = Frames::split(body).map_err(FramedError::Frame)?;
+        let response: DiffResponse =
+            serde_json::from_slice(&body[frames.json]).map_err(FramedError::Json)?;
+        let named = match response.result {
+            ResultLocation::Part(i) => vec![i],
+            _ => vec![],
+        };
+        check_references(&named, frames.parts.len()).map_err(FramedError::Frame)?;
+        match frames.parts.first() {
+            Some(part) => {
+                let part = part.clone();
+                Ok((response, part))
+            }
+            None => Err(FramedError::Frame(crate::framed::FrameError::no_result())),
+        }
+    }
+}
+
 /// Where a result is: inline (`{"inline": BASE64}`) or in S3 (`{"s3": {"bucket", "key"}}`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -49,6 +86,12 @@ pub enum ResultLocation {
     /// The result container, base64 (standard alphabet, padded).
     #[schemars(schema_with = "crate::request::base64_result")]
     Inline(String),
+    /// Part `i` of a framed answer ([`crate::framed`]): the answer to a request that asked
+    /// for one with `Accept`.
+    #[schemars(
+        description = "Part i of an application/vnd.picrypt.framed answer, sent when the request's Accept header names that type"
+    )]
+    Part(usize),
     /// The object the result was written to.
     #[schemars(description = "The object the result was written to")]
     S3 {

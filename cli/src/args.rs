@@ -32,6 +32,21 @@ pub struct RemoteArgs {
     /// Seconds to wait for the function's answer.
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub timeout: u64,
+    /// How inline ciphertexts travel: framed (as bytes; the default) or json (base64 in
+    /// JSON, for a proxy that passes only JSON). A function that does not take framed
+    /// bodies is asked again in JSON on its own.
+    #[arg(long, value_enum, value_name = "FORM", default_value_t = Wire::Framed, requires = "url")]
+    pub wire: Wire,
+}
+
+/// The body form of an inline request.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Wire {
+    /// `application/vnd.picrypt.framed`: the containers as bytes.
+    #[default]
+    Framed,
+    /// `application/json`: the containers as base64 text.
+    Json,
 }
 
 impl RemoteArgs {

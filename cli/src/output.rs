@@ -120,13 +120,22 @@ pub fn warn_if_insecure(scheme: Scheme) {
 
 /// One line of a flow: the step's name, its time, and what it did (recorded for `--json`).
 pub fn step(name: &str, since: Instant, detail: &str) {
+    step_with(name, since, detail, serde_json::Value::Null);
+}
+
+/// [`step`] with figures for `--json` (`"figures"`: where the step's time went).
+pub fn step_with(name: &str, since: Instant, detail: &str, figures: serde_json::Value) {
     let elapsed = since.elapsed();
     if let Ok(mut steps) = STEPS.lock() {
-        steps.push(serde_json::json!({
+        let mut entry = serde_json::json!({
             "step": name,
             "ms": elapsed.as_secs_f64() * 1e3,
             "detail": detail,
-        }));
+        });
+        if !figures.is_null() {
+            entry["figures"] = figures;
+        }
+        steps.push(entry);
     }
     line(format_args!("  {name:<9} {elapsed:>8.1?}  {detail}"));
 }

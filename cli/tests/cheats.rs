@@ -250,7 +250,12 @@ impl Case {
 
     /// A cheating function around the real handler, with this case's bucket if any.
     fn server(&self, cheat: Cheat) -> CheatServer {
-        let app = match &self.s3 {
+        CheatServer::start(cheat, self.app())
+    }
+
+    /// The real handler with this case's bucket, if any.
+    fn app(&self) -> App {
+        match &self.s3 {
             Some(s3) => App {
                 config: Config {
                     bucket: Some(s3.bucket.clone()),
@@ -263,8 +268,7 @@ impl Case {
                 config: Config::default(),
                 s3: None,
             },
-        };
-        CheatServer::start(cheat, app)
+        }
     }
 
     /// `--url` and, over S3, the bucket and prefix. `--keep-s3-objects`: the CLI would
@@ -689,4 +693,32 @@ fn every_cheat_is_covered() {
             "{cheat:?} is never tested"
         );
     }
+}
+
+/// The CLI sends a framed body; a function that knows only JSON bodies (one built before
+/// framed bodies existed) answers it 415, and the CLI asks again in JSON. The answer to
+/// the JSON request is checked exactly as strictly: an honest one gives before − after, a
+/// forged one is refused.
+#[test]
+fn json_only_functions_are_asked_again_in_json_and_still_checked() {
+    let case = Case::new(Scheme::Mask, Transport::Inline, false);
+    let framed = case.server(Cheat::Honest);
+    let out = case.ok(&case.run_args(&framed, "framed"));
+    assert!(out.contains("bytes sent framed"), "{out}");
+    case.assert_difference("framed.npy");
+    assert_eq!(framed.requests(), 1);
+
+    let honest = CheatServer::start_json_only(Cheat::Honest, case.app());
+    let out = case.ok(&case.run_args(&honest, "json"));
+    assert!(out.contains("bytes sent as JSON"), "{out}");
+    case.assert_difference("json.npy");
+    assert_eq!((honest.refused_framed(), honest.requests()), (1, 1));
+
+    let forger = CheatServer::start_json_only(Cheat::CancellingForgery, case.app());
+    case.refused(
+        &case.run_args(&forger, "forged"),
+        &["forged.png", "forged.npy"],
+        VERIFICATION,
+    );
+    assert_eq!((forger.refused_framed(), forger.requests()), (1, 1));
 }

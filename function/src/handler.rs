@@ -3,7 +3,8 @@
 use std::time::Instant;
 
 use base64::Engine;
-use lambda_http::http::{header, Method, StatusCode};
+use bytes::Bytes;
+use lambda_http::http::{header, HeaderMap, Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use picrypt_core::format::{ContainerRef, Header};
 use picrypt_core::ops::{self, Op};
@@ -11,8 +12,8 @@ use picrypt_core::Scheme;
 
 use picrypt_api::limits::{self, MAX_REQUEST_BYTES};
 use picrypt_api::{
-    DiffRequest, DiffResponse, Endpoint, ErrorCode, Health, Output, ResultLocation, S3Location,
-    Source, Timing,
+    framed, DiffRequest, DiffResponse, Endpoint, ErrorCode, FramedError, Health, Output,
+    ResultLocation, S3Location, Source, Timing,
 };
 
 use crate::config::Config;
@@ -81,7 +82,7 @@ pub async fn handle(app: &App, req: Request) -> Response<Body> {
     let request_id = request_id(&req);
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let response = match route(app, &req, &request_id, started).await {
+    let response = match route(app, req, &request_id, started).await {
         Ok(r) => r,
         Err(e) => error_response(&e, &request_id),
     };
@@ -121,7 +122,7 @@ pub(crate) fn random_request_id() -> String {
 
 async fn route(
     app: &App,
-    req: &Request,
+    req: Request,
     request_id: &str,
     started: Instant,
 ) -> Result<Response<Body>, ApiError> {
@@ -186,33 +187,96 @@ fn health(app: &App) -> String {
     serde_json::to_string(&health).expect("a health body always serializes")
 }
 
-async fn diff(
-    app: &App,
-    req: &Request,
-    request_id: &str,
-    started: Instant,
-) -> Result<Response<Body>, ApiError> {
-    if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
-        let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
-        // The media type before any parameters: `application/jsonp` or
-        // `application/json-seq` are other types, `application/json; charset=utf-8` is not.
-        if ct.split(';').next().unwrap_or("").trim() != "application/json" {
-            return Err(ApiError::new(
-                ErrorCode::UnsupportedMediaType,
-                format!("content type {ct:?}: send application/json"),
-            ));
-        }
+/// The two forms of a `POST /diff` body.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BodyForm {
+    /// `application/json` (or no content type): containers as base64 text.
+    Json,
+    /// `application/vnd.picrypt.framed`: containers as bytes ([`framed`]).
+    Framed,
+}
+
+fn body_form(headers: &HeaderMap) -> Result<BodyForm, ApiError> {
+    let Some(ct) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(BodyForm::Json);
+    };
+    let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
+    // The media type before any parameters: `application/jsonp` or
+    // `application/json-seq` are other types, `application/json; charset=utf-8` is not.
+    if ct.split(';').next().unwrap_or("").trim() == "application/json" {
+        Ok(BodyForm::Json)
+    } else if framed::is_media_type(&ct) {
+        Ok(BodyForm::Framed)
+    } else {
+        Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            format!(
+                "content type {ct:?}: send application/json or {}",
+                framed::MEDIA_TYPE
+            ),
+        ))
     }
-    let body: &[u8] = req.body().as_ref();
-    limits::check_request_size(body.len() as u64)?;
-    let mut timing = Timing::default();
-    let t = Instant::now();
-    let request = DiffRequest::from_json(body).map_err(|e| {
+}
+
+/// The body's bytes, without a copy: Lambda hands a binary body over decoded.
+fn body_bytes(body: Body) -> Bytes {
+    match body {
+        Body::Empty => Bytes::new(),
+        Body::Text(text) => Bytes::from(text.into_bytes()),
+        Body::Binary(bytes) => Bytes::from(bytes),
+        _ => Bytes::new(),
+    }
+}
+
+/// Parses the request in either form. The parts of a framed body stay where they are.
+fn parse_request(
+    form: BodyForm,
+    body: &[u8],
+) -> Result<(DiffRequest, Vec<std::ops::Range<usize>>), ApiError> {
+    let bad_json = |e: &dyn std::fmt::Display| {
         ApiError::new(
             ErrorCode::BadJson,
             format!("request body is not a valid diff request: {e}"),
         )
-    })?;
+    };
+    match form {
+        BodyForm::Json => {
+            limits::check_request_size(body.len() as u64)?;
+            let request = DiffRequest::from_json(body).map_err(|e| bad_json(&e))?;
+            if !request.part_numbers().is_empty() {
+                return Err(ApiError::new(
+                    ErrorCode::BadRequest,
+                    format!("a {{\"part\": i}} source belongs in a framed body (Content-Type: {}); a JSON body sends a container as {{\"inline\": BASE64}}", framed::MEDIA_TYPE),
+                ));
+            }
+            Ok((request, Vec::new()))
+        }
+        BodyForm::Framed => {
+            limits::check_framed_request_size(body.len() as u64)?;
+            DiffRequest::from_framed(body).map_err(|e| match e {
+                FramedError::Frame(_) => ApiError::new(ErrorCode::BadRequest, e.to_string()),
+                FramedError::Json(_) => bad_json(&e),
+            })
+        }
+    }
+}
+
+async fn diff(
+    app: &App,
+    req: Request,
+    request_id: &str,
+    started: Instant,
+) -> Result<Response<Body>, ApiError> {
+    let form = body_form(req.headers())?;
+    let answer_framed = req
+        .headers()
+        .get_all(header::ACCEPT)
+        .iter()
+        .any(|v| v.to_str().is_ok_and(framed::accepts));
+    let body = body_bytes(req.into_body());
+    let mut timing = Timing::default();
+    let t = Instant::now();
+    let (request, parts) = parse_request(form, &body)?;
     let op_name = request.op_name();
     let op = Op::from_name(op_name).ok_or_else(|| {
         ApiError::new(
@@ -238,8 +302,9 @@ async fn diff(
         _ => None,
     };
     let DiffRequest { a, b, output, .. } = request;
-    let a = decode(a, "A")?;
-    let b = decode(b, "B")?;
+    let part = |i: usize| body.slice(parts[i].clone());
+    let a = decode(a, "A", part)?;
+    let b = decode(b, "B", part)?;
     timing.decode_ms = ms(t);
 
     let t = Instant::now();
@@ -247,7 +312,7 @@ async fn diff(
     timing.fetch_ms = ms(t);
 
     let t = Instant::now();
-    let (result, header) = tokio::task::spawn_blocking(move || apply_verified(op, &a, &b))
+    let (mut result, header) = tokio::task::spawn_blocking(move || apply_verified(op, &a, &b))
         .await
         .map_err(|_| ApiError::new(ErrorCode::Internal, "the computation failed"))??;
     timing.compute_ms = ms(t);
@@ -279,10 +344,11 @@ async fn diff(
         Some(key) => {
             let t = Instant::now();
             let bucket = app.config.authorize_bucket(None)?.to_string();
-            s3_put(app.s3().await?, &bucket, &key, result).await?;
+            s3_put(app.s3().await?, &bucket, &key, std::mem::take(&mut result)).await?;
             timing.store_ms = ms(t);
             ResultLocation::S3 { bucket, key }
         }
+        None if answer_framed => ResultLocation::Part(0),
         None => {
             let t = Instant::now();
             let encoded = base64::engine::general_purpose::STANDARD.encode(&result);
@@ -304,6 +370,14 @@ async fn diff(
         request_id: request_id.to_string(),
         warning: header.scheme().warning().map(str::to_string),
     };
+    if response.result == ResultLocation::Part(0) {
+        // The document's timing cannot include the framing it is part of: the copy of the
+        // result into the body is measured only as far as the JSON.
+        response.timing.encode_ms += ms(t);
+        response.server_ms = ms(started);
+        let body = response.to_framed(&result);
+        return Ok(framed_response(body, request_id));
+    }
     response.timing.encode_ms += ms(t);
     response.server_ms = ms(started);
     let body = serde_json::to_string(&response)
@@ -334,15 +408,18 @@ fn apply_verified(op: Op, a: &[u8], b: &[u8]) -> Result<(Vec<u8>, Header), ApiEr
 
 /// An input after base64 decoding: ready, or still to be read from S3.
 enum Pending {
-    Ready(Vec<u8>),
+    Ready(Bytes),
     S3(S3Location),
 }
 
-fn decode(source: Source, which: &str) -> Result<Pending, ApiError> {
+/// An input as bytes or as where to fetch them. `part` gives a framed body's part `i`
+/// (checked to exist when the body was parsed).
+fn decode(source: Source, which: &str, part: impl Fn(usize) -> Bytes) -> Result<Pending, ApiError> {
     match source {
+        Source::Part(i) => Ok(Pending::Ready(part(i))),
         Source::Inline(text) => base64::engine::general_purpose::STANDARD
             .decode(text.as_bytes())
-            .map(Pending::Ready)
+            .map(|bytes| Pending::Ready(Bytes::from(bytes)))
             .map_err(|e| {
                 ApiError::new(
                     ErrorCode::BadBase64,
@@ -401,7 +478,7 @@ async fn s3_put(client: &S3Client, _: &str, _: &str, _: Vec<u8>) -> Result<(), A
     match *client {}
 }
 
-async fn fetch(app: &App, input: Pending, which: &str) -> Result<Vec<u8>, ApiError> {
+async fn fetch(app: &App, input: Pending, which: &str) -> Result<Bytes, ApiError> {
     match input {
         Pending::Ready(bytes) => Ok(bytes),
         Pending::S3(loc) => {
@@ -414,6 +491,7 @@ async fn fetch(app: &App, input: Pending, which: &str) -> Result<Vec<u8>, ApiErr
                 app.config.max_object_bytes,
             )
             .await
+            .map(Bytes::from)
             .map_err(|e| ApiError {
                 message: format!("{which}: {}", e.message),
                 ..e
@@ -433,6 +511,16 @@ fn json_response(status: StatusCode, body: String, request_id: &str) -> Response
         .header(header::CACHE_CONTROL, "no-store")
         .header("x-request-id", request_id)
         .body(Body::Text(body))
+        .expect("static headers are valid")
+}
+
+fn framed_response(body: Vec<u8>, request_id: &str) -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, framed::MEDIA_TYPE)
+        .header(header::CACHE_CONTROL, "no-store")
+        .header("x-request-id", request_id)
+        .body(Body::Binary(body))
         .expect("static headers are valid")
 }
 

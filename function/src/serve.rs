@@ -99,17 +99,22 @@ const DRAIN_BYTES: u64 = 64 * 1024 * 1024;
 const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(10);
 
 enum BodyRead {
-    Whole(Bytes),
+    Whole(Vec<u8>),
     TooLarge,
     Broken,
 }
 
 /// Reads a body of at most the request limit; a larger one (or one already declared
 /// larger) is drained, within [`DRAIN_BYTES`] and [`DRAIN_TIME`], and reported too large.
-async fn read_body(mut body: Incoming, declared_too_large: bool) -> BodyRead {
-    let mut kept = Vec::new();
+async fn read_body(mut body: Incoming, declared: Option<u64>) -> BodyRead {
+    let mut too_large = declared.is_some_and(|n| limits::check_request_size(n).is_err());
+    // One allocation for a body that says how long it is (within the limit: a declared
+    // length may lie, and the limit bounds what is reserved).
+    let mut kept = Vec::with_capacity(match declared {
+        Some(n) if !too_large => n as usize,
+        _ => 0,
+    });
     let mut seen = 0u64;
-    let mut too_large = declared_too_large;
     let deadline = tokio::time::Instant::now() + DRAIN_TIME;
     loop {
         let frame = if too_large {
@@ -147,7 +152,7 @@ async fn read_body(mut body: Incoming, declared_too_large: bool) -> BodyRead {
     if too_large {
         BodyRead::TooLarge
     } else {
-        BodyRead::Whole(Bytes::from(kept))
+        BodyRead::Whole(kept)
     }
 }
 
@@ -159,9 +164,13 @@ async fn bridge(app: &App, req: hyper::Request<Incoming>) -> hyper::Response<Ful
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     // Refused without keeping the body, so its size is not named: a declared length may lie.
-    let too_large = || plain_error(&ApiError::from(RequestTooLarge { bytes: None }));
-    let declared_too_large = declared.is_some_and(|n| limits::check_request_size(n).is_err());
-    let bytes = match read_body(body, declared_too_large).await {
+    let too_large = || {
+        plain_error(&ApiError::from(RequestTooLarge {
+            bytes: None,
+            framed: false,
+        }))
+    };
+    let bytes = match read_body(body, declared).await {
         BodyRead::Whole(bytes) => bytes,
         BodyRead::TooLarge => return too_large(),
         BodyRead::Broken => {
@@ -174,7 +183,8 @@ async fn bridge(app: &App, req: hyper::Request<Incoming>) -> hyper::Response<Ful
     let body = if bytes.is_empty() {
         Body::Empty
     } else {
-        Body::Binary(bytes.to_vec())
+        // The handler takes the body as it is: no copy.
+        Body::Binary(bytes)
     };
     let response = handle(app, lambda_http::Request::from_parts(parts, body)).await;
     let (parts, body) = response.into_parts();

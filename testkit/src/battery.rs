@@ -50,6 +50,8 @@ pub struct Case {
     pub method: &'static str,
     pub path: String,
     pub content_type: Option<String>,
+    /// The `Accept` header, if any.
+    pub accept: Option<String>,
     pub body: Vec<u8>,
     pub expect: Expect,
     pub needs: Needs,
@@ -69,6 +71,7 @@ impl Case {
             method: "POST",
             path: "/diff".into(),
             content_type: Some("application/json".into()),
+            accept: None,
             body: body.into(),
             expect: Expect::Refused {
                 status: 400,
@@ -1599,6 +1602,87 @@ pub fn check_error(
         }
     }
     Ok(())
+}
+
+/// The case as a framed body (`application/vnd.picrypt.framed`, asking for a framed
+/// answer), when it is one a framed body can say: a `POST` of a JSON request written as
+/// `serde_json` writes it (so that no duplicate key or odd spacing is lost in the
+/// translation), whose inline sources are valid base64, with a JSON content type, and not
+/// about the size limit (which a framed body counts on its base64 form). Each inline
+/// source becomes a part; everything else stays as it was, and so does the answer expected.
+pub fn framed(case: &Case) -> Option<Case> {
+    if case.method != "POST"
+        || case.content_type.as_deref() != Some("application/json")
+        || matches!(case.expect, Expect::Refused { status: 413, .. })
+    {
+        return None;
+    }
+    let mut doc: Value = serde_json::from_slice(&case.body).ok()?;
+    if doc.to_string().as_bytes() != case.body.as_slice() {
+        return None;
+    }
+    let mut parts = Vec::new();
+    for name in ["a", "b"] {
+        let Some(source) = doc.get_mut(name) else {
+            continue;
+        };
+        let Some(text) = source.get("inline").and_then(Value::as_str) else {
+            continue;
+        };
+        if source.as_object().map(|o| o.len()) != Some(1) {
+            return None;
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .ok()?;
+        *source = json!({"part": parts.len()});
+        parts.push(bytes);
+    }
+    let doc = doc.to_string();
+    // A document over the framing's limit is refused by the framing (api/src/framed.rs).
+    if parts.is_empty() || doc.len() > picrypt_api::framed::MAX_JSON_BYTES {
+        return None;
+    }
+    let slices: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+    let mut framed_case = case.clone();
+    framed_case.name = format!("{} (framed)", case.name);
+    framed_case.content_type = Some(picrypt_api::framed::MEDIA_TYPE.into());
+    framed_case.accept = Some(picrypt_api::framed::MEDIA_TYPE.into());
+    framed_case.body = picrypt_api::framed::encode(doc.as_bytes(), &slices);
+    Some(framed_case)
+}
+
+/// Checks an answer's content type: JSON, except a 200 to a case that asked for a framed
+/// answer, which is framed unless its result went to S3 (then there is nothing to frame).
+pub fn check_content_type(
+    case: &Case,
+    status: u16,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Result<(), String> {
+    let framed_type = picrypt_api::framed::MEDIA_TYPE;
+    let in_s3 =
+        || serde_json::from_slice::<Value>(body).is_ok_and(|v| v["result"]["s3"].is_object());
+    let want = if case.accept.is_some() && status == 200 && !in_s3() {
+        framed_type
+    } else {
+        "application/json"
+    };
+    if content_type != Some(want) {
+        return Err(format!("content type {content_type:?}, expected {want}"));
+    }
+    Ok(())
+}
+
+/// The result container of a 200 answer: framed when its content type says so, else JSON
+/// with the result inline.
+pub fn answer_result(content_type: Option<&str>, body: &[u8]) -> Result<Vec<u8>, String> {
+    if content_type.is_some_and(picrypt_api::framed::is_media_type) {
+        let (_, part) = picrypt_api::DiffResponse::from_framed(body)
+            .map_err(|e| format!("framed answer: {e}"))?;
+        return Ok(body[part].to_vec());
+    }
+    inline_result(body)
 }
 
 /// The result container of a 200 answer (inline).

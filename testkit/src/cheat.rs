@@ -25,7 +25,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use lambda_http::Body;
-use picrypt_api::{DiffRequest, DiffResponse, Output, ResultLocation, Source};
+use picrypt_api::{framed, DiffRequest, DiffResponse, Output, ResultLocation, Source};
 use picrypt_function::App;
 
 /// How the server cheats.
@@ -162,6 +162,11 @@ struct State {
     history: Mutex<Vec<Exchange>>,
     /// The other bucket of [`Cheat::S3OtherBucket`], once created.
     other_bucket: tokio::sync::Mutex<Option<String>>,
+    /// Answer framed requests `415 unsupported_media_type` and never frame an answer, as a
+    /// function built before framed bodies did.
+    json_only: bool,
+    /// How many requests were refused for being framed.
+    refused_framed: Mutex<usize>,
 }
 
 impl State {
@@ -183,11 +188,32 @@ impl CheatServer {
     /// Starts a server on `127.0.0.1:0` that cheats as `cheat` around the real handler
     /// serving `app`.
     pub fn start(cheat: Cheat, app: App) -> CheatServer {
+        CheatServer::start_with(cheat, app, false)
+    }
+
+    /// [`CheatServer::start`] for a server that knows only JSON bodies, as a function built
+    /// before framed bodies: it answers a framed request `415 unsupported_media_type`.
+    pub fn start_json_only(cheat: Cheat, app: App) -> CheatServer {
+        CheatServer::start_with(cheat, app, true)
+    }
+
+    /// How many framed requests a JSON-only server refused.
+    pub fn refused_framed(&self) -> usize {
+        *self
+            .state
+            .refused_framed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn start_with(cheat: Cheat, app: App, json_only: bool) -> CheatServer {
         let state = Arc::new(State {
             cheat,
             app,
             history: Mutex::new(Vec::new()),
             other_bucket: tokio::sync::Mutex::new(None),
+            json_only,
+            refused_framed: Mutex::new(0),
         });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (bound, address) = mpsc::channel();
@@ -285,8 +311,12 @@ impl Drop for CheatServer {
 type HyperResponse = hyper::Response<Full<Bytes>>;
 
 /// One HTTP request: `POST …/diff` goes through the cheat, everything else to the handler.
+///
+/// The cheats work on JSON. A framed request (what the CLI sends) is read as the JSON
+/// request it stands for, and an answer is framed when the request asked for that, so the
+/// client sees a cheating server that speaks its preferred form.
 async fn serve(state: &State, req: hyper::Request<Incoming>) -> HyperResponse {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let body = match body.collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(_) => return json(400, error_body("the request body could not be read")),
@@ -296,6 +326,93 @@ async fn serve(state: &State, req: hyper::Request<Incoming>) -> HyperResponse {
     if !is_diff {
         return respond(forward(&state.app, parts, body).await);
     }
+    let header = |name| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v: &hyper::header::HeaderValue| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
+    let is_framed = framed::is_media_type(&header(hyper::header::CONTENT_TYPE));
+    if state.json_only && is_framed {
+        *state
+            .refused_framed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) += 1;
+        let body = serde_json::json!({"error": {
+            "code": "unsupported_media_type",
+            "message": "content type \"application/vnd.picrypt.framed\": send application/json",
+            "request_id": "json-only",
+        }});
+        return json(415, body.to_string().into_bytes());
+    }
+    let wants_framed = !state.json_only && framed::accepts(&header(hyper::header::ACCEPT));
+    // The cheats and the handler behind them speak JSON; the answer is framed at the end.
+    parts.headers.remove(hyper::header::ACCEPT);
+    let body = match is_framed.then(|| as_json_request(&body)).flatten() {
+        Some(json_body) => {
+            parts.headers.insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("application/json"),
+            );
+            json_body
+        }
+        None => body,
+    };
+    let response = serve_json(state, parts, body).await;
+    if wants_framed {
+        reframe(response).await
+    } else {
+        response
+    }
+}
+
+/// A framed request as the JSON request it stands for: each part inline, as base64.
+fn as_json_request(body: &[u8]) -> Option<Bytes> {
+    let (mut request, parts) = DiffRequest::from_framed(body).ok()?;
+    for source in [&mut request.a, &mut request.b] {
+        if let Source::Part(i) = source {
+            *source = Source::inline(&body[parts[*i].clone()]);
+        }
+    }
+    Some(Bytes::from(request.to_json()))
+}
+
+/// A 200 JSON answer with an inline result as a framed answer; anything else as it is.
+async fn reframe(response: HyperResponse) -> HyperResponse {
+    let (mut parts, body) = response.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    let framed_body = (parts.status == 200)
+        .then(|| serde_json::from_slice::<DiffResponse>(&body).ok())
+        .flatten()
+        .and_then(|r| match &r.result {
+            ResultLocation::Inline(text) => Some(r.to_framed(&unb64(text)?)),
+            _ => None,
+        });
+    match framed_body {
+        Some(framed_body) => {
+            parts.headers.insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static(framed::MEDIA_TYPE),
+            );
+            parts.headers.remove(hyper::header::CONTENT_LENGTH);
+            hyper::Response::from_parts(parts, Full::new(Bytes::from(framed_body)))
+        }
+        None => hyper::Response::from_parts(parts, Full::new(body)),
+    }
+}
+
+/// `POST …/diff` with a JSON body: through the cheat.
+async fn serve_json(
+    state: &State,
+    parts: hyper::http::request::Parts,
+    body: Bytes,
+) -> HyperResponse {
     let request = DiffRequest::from_json(&body).ok();
     let inputs = match &request {
         Some(r) => inputs(state, r).await,
@@ -446,6 +563,8 @@ async fn inputs(state: &State, request: &DiffRequest) -> Option<(Vec<u8>, Vec<u8
                 let bucket = loc.bucket.as_deref().or(configured_bucket(app))?;
                 s3_get(app, bucket, &loc.key).await
             }
+            // Parts were made inline by `as_json_request`.
+            Source::Part(_) => None,
         }
     }
     Some((
@@ -460,6 +579,7 @@ async fn result_of(state: &State, body: &[u8]) -> Option<Vec<u8>> {
     match response.result {
         ResultLocation::Inline(text) => unb64(&text),
         ResultLocation::S3 { bucket, key } => s3_get(&state.app, &bucket, &key).await,
+        ResultLocation::Part(_) => None,
     }
 }
 
@@ -527,7 +647,7 @@ async fn cheat(
         .map_err(|e| (500, error_body(&format!("the handler's answer: {e}"))))?;
     let honest = match &template.result {
         ResultLocation::Inline(text) => unb64(text),
-        ResultLocation::S3 { .. } => None,
+        ResultLocation::S3 { .. } | ResultLocation::Part(_) => None,
     }
     .ok_or_else(|| (500, error_body("the handler did not answer inline")))?;
     let previous = state.history().last().cloned();
@@ -638,7 +758,7 @@ async fn computed(app: &App, a: &[u8], b: &[u8], op: &str) -> Result<Vec<u8>, (u
         .map_err(|e| (500, error_body(&format!("the handler's answer: {e}"))))?;
     match response.result {
         ResultLocation::Inline(text) => unb64(&text),
-        ResultLocation::S3 { .. } => None,
+        ResultLocation::S3 { .. } | ResultLocation::Part(_) => None,
     }
     .ok_or_else(|| (500, error_body("the handler did not answer inline")))
 }

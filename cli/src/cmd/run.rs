@@ -1,6 +1,7 @@
 //! `picrypt run`: the whole flow on two image files.
 
 use std::path::PathBuf;
+use std::time::Instant;
 
 use anyhow::Result;
 use picrypt_core::{npy, render, Key, Op, Scheme};
@@ -76,8 +77,15 @@ pub fn run(args: &Args) -> Result<()> {
         None => Key::generate(Scheme::MASK)?,
     };
     flow::check_legacy(&key, args.legacy)?;
-    let (before, before_orientation) = files::read_image_oriented(&args.before)?;
-    let (after, after_orientation) = files::read_image_oriented(&args.after)?;
+    // Both images decode at once: PNG and JPEG decoding run on one core each.
+    let t = Instant::now();
+    let (before, after) = std::thread::scope(|s| {
+        let before = s.spawn(|| files::read_image_oriented(&args.before));
+        let after = files::read_image_oriented(&args.after);
+        (before.join().expect("decoding does not panic"), after)
+    });
+    let ((before, before_orientation), (after, after_orientation)) = (before?, after?);
+    output::step("read", t, &format!("decoded two {} images", before.shape()));
     if before_orientation != after_orientation {
         output::line(format_args!(
             "note: the two photos were taken in different orientations ({} {before_orientation}, {} {after_orientation}); both are compared the way they display",
@@ -87,12 +95,18 @@ pub fn run(args: &Args) -> Result<()> {
     }
     let op = Op::from(args.op);
     let flow = flow::run(&key, op, &before, &after, &remote, args.legacy)?;
+    let t = Instant::now();
     write_plaintext(&flow.plaintext, out, &args.render, Some(&after))?;
     if let Some(path) = &args.npy {
         let pt = &flow.plaintext;
         files::write_atomic(path, &npy::encode_i16(&pt.shape(), pt.values()))?;
         output::line(format_args!("wrote int16 difference {}", path.display()));
     }
+    output::step(
+        "render",
+        t,
+        &format!("{} render written", args.render.mode().name()),
+    );
     let stats = render::stats(&flow.plaintext, args.render.threshold);
     output::line(stats.summary());
     warn_if_insecure(key.scheme());

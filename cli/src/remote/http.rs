@@ -1,15 +1,20 @@
 //! Calling a PICRYPT function over HTTP: `POST URL/diff`, SigV4-signed for Function URLs
 //! with `AuthType: AWS_IAM`, with one-line errors for every way it can fail.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
+use crate::args::Wire;
 use anyhow::{anyhow, bail, Context, Result};
 use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
-use picrypt_api::limits::{fits_one_invocation, MAX_SENT_REQUEST_BYTES};
-use picrypt_api::{DiffRequest, DiffResponse, Endpoint, ErrorBody};
+use picrypt_api::limits::{
+    fits_one_invocation, fits_one_invocation_framed, MAX_SENT_REQUEST_BYTES,
+};
+use picrypt_api::{
+    framed, DiffRequest, DiffResponse, Endpoint, ErrorBody, ErrorCode, ResultLocation,
+};
 
 /// How requests are signed.
 enum Signer {
@@ -18,6 +23,39 @@ enum Signer {
         credentials: Credentials,
         region: String,
     },
+}
+
+/// What a request sent: its body's size and form.
+#[derive(Clone, Copy, Debug)]
+pub struct Sent {
+    pub bytes: usize,
+    /// `application/vnd.picrypt.framed` rather than JSON.
+    pub framed: bool,
+}
+
+impl std::fmt::Display for Sent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let form = if self.framed { "framed" } else { "as JSON" };
+        write!(f, "{} bytes sent {form}", self.bytes)
+    }
+}
+
+/// One inline exchange: the answer, the result container, and where the client's time
+/// went (milliseconds).
+pub struct Exchange {
+    pub response: DiffResponse,
+    pub result: Vec<u8>,
+    pub sent: Sent,
+    /// Building the body (framing, or base64 and JSON).
+    pub encode_ms: f64,
+    /// Sending the body until the whole answer is in: transfer both ways and the server.
+    pub round_trip_ms: f64,
+    /// Reading the answer (unframing, or JSON and base64).
+    pub decode_ms: f64,
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1e3
 }
 
 /// A PICRYPT function at a base URL.
@@ -87,9 +125,10 @@ impl Remote {
         matches!(self.signer, Signer::SigV4 { .. })
     }
 
-    /// `POST URL/diff` of `request`: the parsed answer and the size of the body sent, or
-    /// the server's error as one line. A body over the API's request limit is not sent.
-    pub async fn diff(&self, request: &DiffRequest) -> Result<(DiffResponse, usize)> {
+    /// `POST URL/diff` of `request` as JSON: the parsed answer and the size of the body
+    /// sent, or the server's error as one line. A body over the API's request limit is not
+    /// sent.
+    pub async fn diff(&self, request: &DiffRequest) -> Result<(DiffResponse, Sent)> {
         let body = request.to_json();
         let sent = body.len();
         // The function takes bodies up to MAX_REQUEST_BYTES, but Lambda counts the whole
@@ -99,25 +138,159 @@ impl Remote {
                 "the two ciphertexts are {sent} bytes as JSON, over the {MAX_SENT_REQUEST_BYTES} bytes that fit one Lambda invocation (6 MB, event included): pass --s3-bucket BUCKET"
             );
         }
-        let url = format!("{}{}", self.base, Endpoint::Diff.path());
-        let request = self.build(&url, body)?;
+        let (status, content_type, bytes) = self.post(body, "application/json", None).await?;
+        if status.is_success() && !framed::is_media_type(&content_type) {
+            let response =
+                serde_json::from_slice(&bytes).with_context(|| self.unexpected(status))?;
+            let sent = Sent {
+                bytes: sent,
+                framed: false,
+            };
+            return Ok((response, sent));
+        }
+        if status.is_success() {
+            bail!("{}", self.unexpected(status));
+        }
+        Err(self.refusal(status, &bytes))
+    }
+
+    /// `POST URL/diff` of `op(a, b)` with both containers in the body, asking for the
+    /// result in the answer. Framed (`application/vnd.picrypt.framed`: the containers as
+    /// they are, no base64) unless `wire` says JSON; a server that does not take framed
+    /// bodies (415) is asked again in JSON, and a JSON answer is read as well.
+    pub async fn diff_inline(&self, a: &[u8], b: &[u8], op: &str, wire: Wire) -> Result<Exchange> {
+        if wire == Wire::Json {
+            return self.diff_inline_json(a, b, op).await;
+        }
+        let t = Instant::now();
+        let body = DiffRequest::framed_inline(a, b, op);
+        let encode_ms = ms(t);
+        let sent = Sent {
+            bytes: body.len(),
+            framed: true,
+        };
+        // Lambda's event carries a binary body as base64: the same quota as JSON.
+        if !fits_one_invocation_framed(sent.bytes) {
+            bail!(
+                "the two ciphertexts are {} bytes, over what fits one Lambda invocation (6 MB, event included, where they travel as base64): pass --s3-bucket BUCKET",
+                a.len() + b.len()
+            );
+        }
+        let accept = format!("{}, application/json;q=0.5", framed::MEDIA_TYPE);
+        let t = Instant::now();
+        let (status, content_type, bytes) =
+            self.post(body, framed::MEDIA_TYPE, Some(&accept)).await?;
+        let round_trip_ms = ms(t);
+        if status.is_success() {
+            let t = Instant::now();
+            let (response, result) = if framed::is_media_type(&content_type) {
+                let (response, part) =
+                    DiffResponse::from_framed(&bytes).with_context(|| self.unexpected(status))?;
+                (response, bytes[part].to_vec())
+            } else {
+                self.inline_answer(status, &bytes)?
+            };
+            return Ok(Exchange {
+                response,
+                result,
+                sent,
+                encode_ms,
+                round_trip_ms,
+                decode_ms: ms(t),
+            });
+        }
+        let unsupported = serde_json::from_slice::<ErrorBody>(&bytes)
+            .is_ok_and(|e| e.error.code == ErrorCode::UnsupportedMediaType.as_str());
+        if status.as_u16() == 415 && unsupported {
+            tracing::info!("the function does not take framed bodies: sending JSON");
+            return self.diff_inline_json(a, b, op).await;
+        }
+        Err(self.refusal(status, &bytes))
+    }
+
+    async fn diff_inline_json(&self, a: &[u8], b: &[u8], op: &str) -> Result<Exchange> {
+        let t = Instant::now();
+        let request = DiffRequest::inline(a, b, op);
+        let encode_ms = ms(t);
+        let t = Instant::now();
+        let (response, sent) = self.diff(&request).await?;
+        let round_trip_ms = ms(t);
+        let t = Instant::now();
+        let ResultLocation::Inline(text) = &response.result else {
+            bail!(
+                "the function answered with the result at {:?} although it was asked to answer inline: refusing to read it",
+                response.result
+            );
+        };
+        let result = super::decode_inline(text)?;
+        Ok(Exchange {
+            response,
+            result,
+            sent,
+            encode_ms,
+            round_trip_ms,
+            decode_ms: ms(t),
+        })
+    }
+
+    /// A JSON answer whose result must be inline.
+    fn inline_answer(
+        &self,
+        status: reqwest::StatusCode,
+        bytes: &[u8],
+    ) -> Result<(DiffResponse, Vec<u8>)> {
+        let response: DiffResponse =
+            serde_json::from_slice(bytes).with_context(|| self.unexpected(status))?;
+        let result = match &response.result {
+            ResultLocation::Inline(text) => super::decode_inline(text)?,
+            other => bail!(
+                "the function answered with the result at {other:?} although it was asked to answer inline: refusing to read it"
+            ),
+        };
+        Ok((response, result))
+    }
+
+    /// One `POST URL/diff`: status, content type and body of the answer.
+    async fn post(
+        &self,
+        body: Vec<u8>,
+        content_type: &str,
+        accept: Option<&str>,
+    ) -> Result<(reqwest::StatusCode, String, bytes::Bytes)> {
+        let url = self.diff_url();
+        let request = self.build(&url, body, content_type, accept)?;
         let response = self
             .http
             .execute(request)
             .await
             .map_err(|e| self.describe(&url, e))?;
         let status = response.status();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
         let bytes = response.bytes().await.map_err(|e| self.describe(&url, e))?;
-        if status.is_success() {
-            let response = serde_json::from_slice(&bytes).with_context(|| {
-                format!(
-                    "{url} answered {status} with an unexpected body (is this a PICRYPT function?)"
-                )
-            })?;
-            return Ok((response, sent));
-        }
-        match serde_json::from_slice::<ErrorBody>(&bytes) {
-            Ok(e) => bail!(
+        Ok((status, content_type, bytes))
+    }
+
+    fn diff_url(&self) -> String {
+        format!("{}{}", self.base, Endpoint::Diff.path())
+    }
+
+    fn unexpected(&self, status: reqwest::StatusCode) -> String {
+        format!(
+            "{} answered {status} with an unexpected body (is this a PICRYPT function?)",
+            self.diff_url()
+        )
+    }
+
+    /// The server's refusal as one line.
+    fn refusal(&self, status: reqwest::StatusCode, bytes: &[u8]) -> anyhow::Error {
+        let url = self.diff_url();
+        match serde_json::from_slice::<ErrorBody>(bytes) {
+            Ok(e) => anyhow!(
                 "server refused the request: {} {}: {}{}",
                 status.as_u16(),
                 e.error.code,
@@ -140,18 +313,26 @@ impl Remote {
                     403 => " (the signature was refused: check the credentials, region and the function's resource policy)",
                     _ => "",
                 };
-                bail!("{url} answered HTTP {}{hint}: {snippet}", status.as_u16())
+                anyhow!("{url} answered HTTP {}{hint}: {snippet}", status.as_u16())
             }
         }
     }
 
-    fn build(&self, url: &str, body: Vec<u8>) -> Result<reqwest::Request> {
-        let mut request = http::Request::builder()
+    fn build(
+        &self,
+        url: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        accept: Option<&str>,
+    ) -> Result<reqwest::Request> {
+        let mut builder = http::Request::builder()
             .method("POST")
             .uri(url)
-            .header("content-type", "application/json")
-            .body(body)
-            .context("cannot build the request")?;
+            .header("content-type", content_type);
+        if let Some(accept) = accept {
+            builder = builder.header("accept", accept);
+        }
+        let mut request = builder.body(body).context("cannot build the request")?;
         if let Signer::SigV4 {
             credentials,
             region,

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
 use base64::Engine;
-use picrypt_api::{DiffRequest, ResultLocation};
+use picrypt_api::{DiffRequest, DiffResponse, ResultLocation};
 use picrypt_core::{ops, Op};
 
 use crate::args::RemoteArgs;
@@ -37,13 +37,21 @@ fn random_id() -> Result<String> {
 async fn subtract_on(url: &str, op: Op, a: &[u8], b: &[u8], args: &RemoteArgs) -> Result<Vec<u8>> {
     let remote = http::Remote::new(url, args.sigv4, args.timeout()).await?;
     let Some(bucket) = &args.s3_bucket else {
-        let request = DiffRequest::inline(a, b, op.name());
-        return match ask(&remote, url, &request).await? {
-            ResultLocation::Inline(text) => decode_inline(&text),
-            ResultLocation::S3 { bucket, key } => bail!(
-                "the function put the result at s3://{bucket}/{key} although it was asked to answer inline: refusing to read it"
-            ),
-        };
+        let t = Instant::now();
+        let exchange = crate::output::with_spinner(
+            "waiting for the function",
+            remote.diff_inline(a, b, op.name(), args.wire),
+        )
+        .await?;
+        report(
+            &remote,
+            url,
+            t,
+            &exchange.response,
+            exchange.sent,
+            Some(&exchange),
+        );
+        return Ok(exchange.result);
     };
     let client = s3::client_from_env().await?;
     let base = format!("{}uploads/{}/", args.s3_prefix, random_id()?);
@@ -120,7 +128,7 @@ async fn through_s3(
         ResultLocation::S3 { bucket: b, key } => bail!(
             "the function put the result at s3://{b}/{key}, not at s3://{bucket}/{output} where it was asked to: refusing to read it"
         ),
-        ResultLocation::Inline(_) => bail!(
+        ResultLocation::Inline(_) | ResultLocation::Part(_) => bail!(
             "the function answered inline although it was asked to write the result to s3://{bucket}/{output}: refusing to read it"
         ),
     }
@@ -131,16 +139,44 @@ async fn ask(remote: &http::Remote, url: &str, request: &DiffRequest) -> Result<
     let t = Instant::now();
     let (response, sent) =
         crate::output::with_spinner("waiting for the function", remote.diff(request)).await?;
-    step(
+    report(remote, url, t, &response, sent, None);
+    Ok(response.result)
+}
+
+/// The subtract step, with where the server's time went.
+fn report(
+    remote: &http::Remote,
+    url: &str,
+    t: Instant,
+    response: &DiffResponse,
+    sent: http::Sent,
+    exchange: Option<&http::Exchange>,
+) {
+    let timing = &response.timing;
+    let figures = serde_json::json!({
+        "bytes_sent": sent.bytes,
+        "framed": sent.framed,
+        "client_encode_ms": exchange.map(|e| e.encode_ms),
+        "round_trip_ms": exchange.map(|e| e.round_trip_ms),
+        "client_decode_ms": exchange.map(|e| e.decode_ms),
+        "server_ms": response.server_ms,
+        "server": timing,
+    });
+    crate::output::step_with(
         "subtract",
         t,
         &format!(
-            "on {url}{} (server {:.1} ms, {sent} bytes sent; no key)",
+            "on {url}{} (server {:.1} ms: decode {:.1}, fetch {:.1}, compute {:.1}, encode {:.1}, store {:.1}; {sent}; no key)",
             if remote.signs() { ", SigV4-signed" } else { "" },
-            response.server_ms
+            response.server_ms,
+            timing.decode_ms,
+            timing.fetch_ms,
+            timing.compute_ms,
+            timing.encode_ms,
+            timing.store_ms,
         ),
+        figures,
     );
-    Ok(response.result)
 }
 
 fn decode_inline(text: &str) -> Result<Vec<u8>> {

@@ -1,0 +1,336 @@
+//! The network path, whole process: `picrypt run` of one pair in this process and against
+//! the function over loopback, paired run by run, with where each millisecond goes.
+//!
+//! ```sh
+//! cargo bench -p picrypt --bench network                 # picrypt serve, framed and JSON
+//! PICRYPT_E2E_LAMBDA_URL=http://127.0.0.1:9000/lambda-url/picrypt-function \
+//!     cargo bench -p picrypt --bench network             # + cargo lambda watch
+//! cargo bench -p picrypt --bench network -- --s3         # + through S3 (moto on PATH)
+//! cargo bench -p picrypt --bench network -- --runs 31 --pair BEFORE AFTER
+//! ```
+//!
+//! The pair is `../shared/data/original-demo/` (the earlier Python version's 1005×642 demo
+//! pair, "the seed pair") when it is there, else a generated scene of the same size. Each
+//! round runs every mode once, in a rotating order; a mode's ratio is the median of its
+//! per-round ratios to the in-process run of the same round. The breakdown comes from
+//! `picrypt run --json`'s steps.
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use image::{Rgb, RgbImage};
+use picrypt_testkit::{S3Server, AWS_TEST_ENV};
+use serde_json::Value;
+
+const PICRYPT: &str = env!("CARGO_BIN_EXE_picrypt");
+/// The earlier Python version on the seed pair, end to end (median of its runs, issue 15).
+const PYTHON_MS: f64 = 4400.0;
+
+struct Mode {
+    name: String,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `picrypt serve` on a free port, once it accepts connections.
+fn serve(extra: &[&str], env: &[(String, String)]) -> (Server, String) {
+    let port = free_port();
+    let child = Command::new(PICRYPT)
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .args(extra)
+        .envs(env.iter().cloned())
+        .env_remove("PICRYPT_BUCKET")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("picrypt serve starts");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "picrypt serve did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (Server(child), format!("http://127.0.0.1:{port}"))
+}
+
+/// A 1005×642 scene and the same with an object moved, as PNG.
+fn generated_pair(dir: &Path) -> (PathBuf, PathBuf) {
+    let scene = |ox: u32| {
+        RgbImage::from_fn(1005, 642, |x, y| {
+            let inside = (ox..ox + 160).contains(&x) && (240..400).contains(&y);
+            if inside {
+                Rgb([200, 30, 40])
+            } else {
+                Rgb([
+                    (200 + (x * 7 + y * 3) % 40) as u8,
+                    (120 + (x / 5 + y / 7) % 30) as u8,
+                    (40 + (x ^ y) % 20) as u8,
+                ])
+            }
+        })
+    };
+    let (before, after) = (dir.join("before.png"), dir.join("after.png"));
+    scene(300).save(&before).unwrap();
+    scene(520).save(&after).unwrap();
+    (before, after)
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    values[values.len() / 2]
+}
+
+/// One whole `picrypt run`: wall milliseconds and its `--json` document.
+fn run_once(mode: &Mode, dir: &Path, before: &Path, after: &Path) -> (f64, Value) {
+    let t = Instant::now();
+    let out = Command::new(PICRYPT)
+        .current_dir(dir)
+        .args(["run", "--json", "--key", "k.key", "-o", "out.png"])
+        .arg(before)
+        .arg(after)
+        .args(&mode.args)
+        .envs(mode.env.iter().cloned())
+        .output()
+        .expect("picrypt runs");
+    let wall = t.elapsed().as_secs_f64() * 1e3;
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        mode.name,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        wall,
+        serde_json::from_slice(&out.stdout).expect("run --json"),
+    )
+}
+
+/// The figures of one run's steps: step name → ms, and the subtract step's figures.
+fn breakdown(doc: &Value) -> BTreeMap<String, f64> {
+    let mut parts = BTreeMap::new();
+    for step in doc["steps"].as_array().into_iter().flatten() {
+        let name = step["step"].as_str().unwrap_or("?").to_string();
+        parts.insert(name, step["ms"].as_f64().unwrap_or(0.0));
+        let f = &step["figures"];
+        if f.is_object() {
+            let server = f["server_ms"].as_f64().unwrap_or(0.0);
+            let mut put = |k: &str, v: Option<f64>| {
+                if let Some(v) = v {
+                    parts.insert(k.to_string(), v);
+                }
+            };
+            put("  client encode", f["client_encode_ms"].as_f64());
+            put("  round trip", f["round_trip_ms"].as_f64());
+            put(
+                "    transfer (round trip − server)",
+                f["round_trip_ms"].as_f64().map(|r| r - server),
+            );
+            put("    server", Some(server));
+            put("      server decode", f["server"]["decode_ms"].as_f64());
+            put("      server fetch", f["server"]["fetch_ms"].as_f64());
+            put("      server compute", f["server"]["compute_ms"].as_f64());
+            put("      server encode", f["server"]["encode_ms"].as_f64());
+            put("      server store", f["server"]["store_ms"].as_f64());
+            put("  client decode", f["client_decode_ms"].as_f64());
+        }
+    }
+    parts
+}
+
+fn main() {
+    let mut runs = 15usize;
+    let mut with_s3 = false;
+    let mut pair: Option<(PathBuf, PathBuf)> = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--runs" => runs = args.next().and_then(|n| n.parse().ok()).expect("--runs N"),
+            "--s3" => with_s3 = true,
+            "--pair" => {
+                let a = args.next().expect("--pair BEFORE AFTER");
+                let b = args.next().expect("--pair BEFORE AFTER");
+                pair = Some((a.into(), b.into()));
+            }
+            "--bench" => {}
+            other => panic!("unknown argument {other:?}"),
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/original-demo");
+    let (before, after, which) = match pair {
+        Some((a, b)) => (a, b, "the pair given".to_string()),
+        None if seed.join("before.png").exists() => (
+            seed.join("before.png"),
+            seed.join("after.png"),
+            "the seed pair (../shared/data/original-demo)".to_string(),
+        ),
+        None => {
+            let (a, b) = generated_pair(dir.path());
+            (
+                a,
+                b,
+                "a generated 1005×642 pair (the seed pair is not here)".to_string(),
+            )
+        }
+    };
+    let status = Command::new(PICRYPT)
+        .current_dir(dir.path())
+        .args(["keygen", "-o", "k.key", "-q"])
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    let (_serve, serve_url) = serve(&[], &[]);
+    let mode = |name: &str, args: &[&str]| Mode {
+        name: name.to_string(),
+        args: args.iter().map(|s| s.to_string()).collect(),
+        env: Vec::new(),
+    };
+    let mut modes = vec![
+        mode("in process", &[]),
+        mode("picrypt serve, framed", &["--url", &serve_url]),
+        mode(
+            "picrypt serve, JSON",
+            &["--url", &serve_url, "--wire", "json"],
+        ),
+    ];
+    if let Ok(url) = std::env::var("PICRYPT_E2E_LAMBDA_URL") {
+        modes.push(mode("cargo lambda watch, framed", &["--url", &url]));
+        modes.push(mode(
+            "cargo lambda watch, JSON",
+            &["--url", &url, "--wire", "json"],
+        ));
+    }
+    let mut s3_keep = None;
+    if with_s3 {
+        let s3 = S3Server::start();
+        let bucket = tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(s3.bucket("picrypt-bench"));
+        let mut env: Vec<(String, String)> = AWS_TEST_ENV
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        env.push(("AWS_ENDPOINT_URL".into(), s3.endpoint.clone()));
+        let (server, url) = serve(&["--bucket", &bucket], &env);
+        let mut m = mode(
+            "picrypt serve, through S3 (moto)",
+            &["--url", &url, "--s3-bucket", &bucket],
+        );
+        m.env = env;
+        modes.push(m);
+        s3_keep = Some((s3, server));
+    }
+
+    // Warm-up: page cache, the servers' first connection.
+    for m in &modes {
+        run_once(m, dir.path(), &before, &after);
+    }
+    let mut walls: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
+    let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
+    let mut parts: Vec<BTreeMap<String, Vec<f64>>> = vec![BTreeMap::new(); modes.len()];
+    for round in 0..runs {
+        let mut this_round = vec![0.0; modes.len()];
+        for k in 0..modes.len() {
+            let i = (k + round) % modes.len();
+            let (wall, doc) = run_once(&modes[i], dir.path(), &before, &after);
+            this_round[i] = wall;
+            for (name, ms) in breakdown(&doc) {
+                parts[i].entry(name).or_default().push(ms);
+            }
+        }
+        for i in 0..modes.len() {
+            walls[i].push(this_round[i]);
+            ratios[i].push(this_round[i] / this_round[0]);
+        }
+    }
+    drop(s3_keep);
+
+    println!("network path: {which}, {runs} rounds, whole `picrypt run` processes, median");
+    println!("\n| mode | wall ms | × in process (paired) | × faster than Python (4.4 s) |");
+    println!("|---|---|---|---|");
+    for (i, m) in modes.iter().enumerate() {
+        let wall = median(&mut walls[i]);
+        println!(
+            "| {} | {wall:.1} | {:.2}× | {:.0}× |",
+            m.name,
+            median(&mut ratios[i]),
+            PYTHON_MS / wall
+        );
+    }
+    let names: Vec<String> = {
+        let order = ["read", "encrypt", "subtract", "decrypt", "render"];
+        let mut all: Vec<String> = parts
+            .iter()
+            .flat_map(|p| p.keys().cloned())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        all.sort_by_key(|n| {
+            let top = order.iter().position(|o| n == o);
+            (top.unwrap_or(usize::MAX), n.clone())
+        });
+        // Sub-figures of `subtract` go right after it, in the order breakdown() lists them.
+        let mut out = Vec::new();
+        for n in all.iter().filter(|n| !n.starts_with(' ')) {
+            out.push(n.clone());
+            if n == "subtract" {
+                for sub in [
+                    "  client encode",
+                    "  round trip",
+                    "    transfer (round trip − server)",
+                    "    server",
+                    "      server decode",
+                    "      server fetch",
+                    "      server compute",
+                    "      server encode",
+                    "      server store",
+                    "  client decode",
+                ] {
+                    if all.iter().any(|a| a == sub) {
+                        out.push(sub.to_string());
+                    }
+                }
+            }
+        }
+        out
+    };
+    println!("\nwhere the time goes (median ms of each step, from `picrypt run --json`):\n");
+    let header: Vec<&str> = modes.iter().map(|m| m.name.as_str()).collect();
+    println!("| step | {} |", header.join(" | "));
+    println!("|---|{}", "---|".repeat(modes.len()));
+    for name in names {
+        let cells: Vec<String> = parts
+            .iter_mut()
+            .map(|p| match p.get_mut(&name) {
+                Some(v) if !v.is_empty() => format!("{:.2}", median(v)),
+                _ => "".into(),
+            })
+            .collect();
+        println!(
+            "| {} | {} |",
+            name.replace("  ", "  ").replace(' ', " "),
+            cells.join(" | ")
+        );
+    }
+    println!("\n(the steps leave out process start and argument checks; wall − Σ steps is that)");
+}
