@@ -99,12 +99,37 @@ fn median(values: &mut [f64]) -> f64 {
     values[values.len() / 2]
 }
 
-/// One whole `picrypt run`: wall milliseconds and its `--json` document.
-fn run_once(mode: &Mode, dir: &Path, before: &Path, after: &Path) -> (f64, Value) {
+/// One whole `picrypt run`: wall milliseconds and its `--json` document. A run that
+/// times out is run again (at most twice) and counted in `lost`: `cargo lambda watch`
+/// now and then never hands a request to the function (seen with JSON and framed bodies
+/// alike, about 1 in 40 at this size).
+fn run_once(
+    mode: &Mode,
+    dir: &Path,
+    before: &Path,
+    after: &Path,
+    lost: &mut usize,
+) -> (f64, Value) {
+    for _ in 0..2 {
+        match try_run(mode, dir, before, after) {
+            Ok(done) => return done,
+            Err(e) if e.contains("timed out") => *lost += 1,
+            Err(e) => panic!("{}: {e}", mode.name),
+        }
+    }
+    try_run(mode, dir, before, after).unwrap_or_else(|e| panic!("{}: {e}", mode.name))
+}
+
+fn try_run(mode: &Mode, dir: &Path, before: &Path, after: &Path) -> Result<(f64, Value), String> {
     let t = Instant::now();
     let out = Command::new(PICRYPT)
         .current_dir(dir)
         .args(["run", "--json", "--key", "k.key", "-o", "out.png"])
+        .args(if mode.args.is_empty() {
+            &[][..]
+        } else {
+            &["--timeout", "15"][..]
+        })
         .arg(before)
         .arg(after)
         .args(&mode.args)
@@ -112,16 +137,13 @@ fn run_once(mode: &Mode, dir: &Path, before: &Path, after: &Path) -> (f64, Value
         .output()
         .expect("picrypt runs");
     let wall = t.elapsed().as_secs_f64() * 1e3;
-    assert!(
-        out.status.success(),
-        "{}: {}",
-        mode.name,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    Ok((
         wall,
         serde_json::from_slice(&out.stdout).expect("run --json"),
-    )
+    ))
 }
 
 /// The figures of one run's steps: step name → ms, and the subtract step's figures.
@@ -242,8 +264,9 @@ fn main() {
     }
 
     // Warm-up: page cache, the servers' first connection.
-    for m in &modes {
-        run_once(m, dir.path(), &before, &after);
+    let mut lost = vec![0usize; modes.len()];
+    for (i, m) in modes.iter().enumerate() {
+        run_once(m, dir.path(), &before, &after, &mut lost[i]);
     }
     let mut walls: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
     let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); modes.len()];
@@ -252,7 +275,7 @@ fn main() {
         let mut this_round = vec![0.0; modes.len()];
         for k in 0..modes.len() {
             let i = (k + round) % modes.len();
-            let (wall, doc) = run_once(&modes[i], dir.path(), &before, &after);
+            let (wall, doc) = run_once(&modes[i], dir.path(), &before, &after, &mut lost[i]);
             this_round[i] = wall;
             for (name, ms) in breakdown(&doc) {
                 parts[i].entry(name).or_default().push(ms);
@@ -328,9 +351,18 @@ fn main() {
             .collect();
         println!(
             "| {} | {} |",
-            name.replace("  ", "  ").replace(' ', " "),
+            // Indent sub-figures with non-breaking spaces, which Markdown keeps.
+            name.replace(' ', "\u{a0}"),
             cells.join(" | ")
         );
     }
     println!("\n(the steps leave out process start and argument checks; wall − Σ steps is that)");
+    for (i, m) in modes.iter().enumerate() {
+        if lost[i] > 0 {
+            println!(
+                "{}: {} request(s) timed out and were run again",
+                m.name, lost[i]
+            );
+        }
+    }
 }

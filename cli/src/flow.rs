@@ -72,7 +72,7 @@ pub fn run(
                 result.len()
             ),
         );
-        result
+        bytes::Bytes::from(result)
     };
     let t = Instant::now();
     let checked = verify::check_result(op, &a, &b, &result).context("the function's result")?;

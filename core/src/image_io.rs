@@ -161,14 +161,16 @@ pub fn encode_png(image: &Image) -> Result<Vec<u8>> {
         _ => image::ExtendedColorType::Rgba8,
     };
     let mut out = Vec::new();
-    image::ImageEncoder::write_image(
-        image::codecs::png::PngEncoder::new(&mut out),
-        image.data(),
-        image.width(),
-        image.height(),
-        color,
-    )
-    .map_err(|e| Error::Image(e.to_string()))?;
+    // Fast deflate: renders and previews are written on every run, and at demo size the
+    // default level costs more than the subtraction; the file stays a valid, compressed
+    // PNG (a difference render is mostly flat and shrinks well either way).
+    let encoder = image::codecs::png::PngEncoder::new_with_quality(
+        &mut out,
+        image::codecs::png::CompressionType::Fast,
+        image::codecs::png::FilterType::Adaptive,
+    );
+    image::ImageEncoder::write_image(encoder, image.data(), image.width(), image.height(), color)
+        .map_err(|e| Error::Image(e.to_string()))?;
     Ok(out)
 }
 

@@ -73,6 +73,8 @@ impl LocalServer {
     pub async fn serve(self, listener: TcpListener) -> std::io::Result<()> {
         loop {
             let (stream, _) = listener.accept().await?;
+            // Answers are written whole: no reason to wait for an ACK before the last segment.
+            let _ = stream.set_nodelay(true);
             let app = self.app.clone();
             tokio::spawn(async move {
                 let service = service_fn(move |req| {

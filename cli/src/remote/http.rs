@@ -44,7 +44,8 @@ impl std::fmt::Display for Sent {
 /// went (milliseconds).
 pub struct Exchange {
     pub response: DiffResponse,
-    pub result: Vec<u8>,
+    /// The result container: a slice of the answer as received, not a copy.
+    pub result: bytes::Bytes,
     pub sent: Sent,
     /// Building the body (framing, or base64 and JSON).
     pub encode_ms: f64,
@@ -186,7 +187,7 @@ impl Remote {
             let (response, result) = if framed::is_media_type(&content_type) {
                 let (response, part) =
                     DiffResponse::from_framed(&bytes).with_context(|| self.unexpected(status))?;
-                (response, bytes[part].to_vec())
+                (response, bytes.slice(part))
             } else {
                 self.inline_answer(status, &bytes)?
             };
@@ -222,7 +223,7 @@ impl Remote {
                 response.result
             );
         };
-        let result = super::decode_inline(text)?;
+        let result = bytes::Bytes::from(super::decode_inline(text)?);
         Ok(Exchange {
             response,
             result,
@@ -238,11 +239,11 @@ impl Remote {
         &self,
         status: reqwest::StatusCode,
         bytes: &[u8],
-    ) -> Result<(DiffResponse, Vec<u8>)> {
+    ) -> Result<(DiffResponse, bytes::Bytes)> {
         let response: DiffResponse =
             serde_json::from_slice(bytes).with_context(|| self.unexpected(status))?;
         let result = match &response.result {
-            ResultLocation::Inline(text) => super::decode_inline(text)?,
+            ResultLocation::Inline(text) => bytes::Bytes::from(super::decode_inline(text)?),
             other => bail!(
                 "the function answered with the result at {other:?} although it was asked to answer inline: refusing to read it"
             ),
@@ -302,7 +303,7 @@ impl Remote {
                     .unwrap_or_default()
             ),
             Err(_) => {
-                let text = String::from_utf8_lossy(&bytes);
+                let text = String::from_utf8_lossy(bytes);
                 let snippet: String = text
                     .chars()
                     .take(160)

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
 use base64::Engine;
+use bytes::Bytes;
 use picrypt_api::{DiffRequest, DiffResponse, ResultLocation};
 use picrypt_core::{ops, Op};
 
@@ -16,9 +17,10 @@ use crate::args::RemoteArgs;
 use crate::output::step;
 
 /// `op(a, b)` of two encoded ciphertexts: in this process, or on the function at `--url`.
-pub fn subtract(op: Op, a: &[u8], b: &[u8], remote: &RemoteArgs) -> Result<Vec<u8>> {
+/// The result is a slice of what the function sent, not a copy of it.
+pub fn subtract(op: Op, a: &[u8], b: &[u8], remote: &RemoteArgs) -> Result<Bytes> {
     match &remote.url {
-        None => Ok(ops::apply_bytes(op, a, b)?),
+        None => Ok(Bytes::from(ops::apply_bytes(op, a, b)?)),
         Some(url) => runtime()?.block_on(subtract_on(url, op, a, b, remote)),
     }
 }
@@ -34,7 +36,7 @@ fn random_id() -> Result<String> {
     Ok(picrypt_core::hex::encode(&bytes))
 }
 
-async fn subtract_on(url: &str, op: Op, a: &[u8], b: &[u8], args: &RemoteArgs) -> Result<Vec<u8>> {
+async fn subtract_on(url: &str, op: Op, a: &[u8], b: &[u8], args: &RemoteArgs) -> Result<Bytes> {
     let remote = http::Remote::new(url, args.sigv4, args.timeout()).await?;
     let Some(bucket) = &args.s3_bucket else {
         let t = Instant::now();
@@ -61,7 +63,9 @@ async fn subtract_on(url: &str, op: Op, a: &[u8], b: &[u8], args: &RemoteArgs) -
         format!("{base}diff.picrypt"),
     ];
     let mut written = Vec::new();
-    let result = through_s3(&remote, url, &client, bucket, &keys, op, a, b, &mut written).await;
+    let result = through_s3(&remote, url, &client, bucket, &keys, op, a, b, &mut written)
+        .await
+        .map(Bytes::from);
     // Nothing stays behind after a failure, and after a success only when asked to. Only
     // what this run wrote (or asked the function to write) is deleted: after an upload
     // refused outright, say by storage that cannot be reached, there is nothing to delete
