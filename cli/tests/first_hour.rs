@@ -1583,7 +1583,7 @@ fn json_prints_exactly_one_document() {
         .iter()
         .map(|s| s["step"].as_str().unwrap())
         .collect();
-    assert_eq!(steps, ["encrypt", "subtract", "decrypt"]);
+    assert_eq!(steps, ["read", "encrypt", "subtract", "decrypt", "render"]);
 
     let diff = json(&[
         "diff",

@@ -173,8 +173,9 @@ impl Remote {
         // Lambda's event carries a binary body as base64: the same quota as JSON.
         if !fits_one_invocation_framed(sent.bytes) {
             bail!(
-                "the two ciphertexts are {} bytes, over what fits one Lambda invocation (6 MB, event included, where they travel as base64): pass --s3-bucket BUCKET",
-                a.len() + b.len()
+                "the two ciphertexts are {} bytes, {} as base64 in a Lambda event, over the {MAX_SENT_REQUEST_BYTES} bytes that fit one Lambda invocation (6 MB, event included): pass --s3-bucket BUCKET",
+                a.len() + b.len(),
+                picrypt_api::limits::framed_event_bytes(sent.bytes)
             );
         }
         let accept = format!("{}, application/json;q=0.5", framed::MEDIA_TYPE);
