@@ -99,7 +99,8 @@ pub fn check_request_size(bytes: u64) -> Result<(), RequestTooLarge> {
 /// Lambda event carries, against [`MAX_REQUEST_BYTES`]. So a framed body carries no more
 /// than a JSON body could, whichever server receives it.
 pub fn check_framed_request_size(bytes: u64) -> Result<(), RequestTooLarge> {
-    if framed_event_bytes(bytes.min(usize::MAX as u64 / 2) as usize) > MAX_REQUEST_BYTES {
+    // ⌈n/3⌉·4 ≤ MAX exactly when n ≤ MAX/4·3 (MAX is a multiple of 4).
+    if bytes > (MAX_REQUEST_BYTES / 4 * 3) as u64 {
         Err(RequestTooLarge {
             bytes: Some(bytes),
             framed: true,

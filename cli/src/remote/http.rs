@@ -9,6 +9,7 @@ use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
+use base64::Engine;
 use picrypt_api::limits::{
     fits_one_invocation, fits_one_invocation_framed, MAX_SENT_REQUEST_BYTES,
 };
@@ -57,6 +58,21 @@ pub struct Exchange {
 
 fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1e3
+}
+
+/// The result of a JSON answer to a request that asked for it inline; any other location
+/// is refused, never followed.
+fn inline_result(response: &DiffResponse) -> Result<bytes::Bytes> {
+    let ResultLocation::Inline(text) = &response.result else {
+        bail!(
+            "the function answered with the result at {:?} although it was asked to answer inline: refusing to read it",
+            response.result
+        );
+    };
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map(bytes::Bytes::from)
+        .context("the server sent a result that is not valid base64")
 }
 
 /// A PICRYPT function at a base URL.
@@ -218,13 +234,7 @@ impl Remote {
         let (response, sent) = self.diff(&request).await?;
         let round_trip_ms = ms(t);
         let t = Instant::now();
-        let ResultLocation::Inline(text) = &response.result else {
-            bail!(
-                "the function answered with the result at {:?} although it was asked to answer inline: refusing to read it",
-                response.result
-            );
-        };
-        let result = bytes::Bytes::from(super::decode_inline(text)?);
+        let result = inline_result(&response)?;
         Ok(Exchange {
             response,
             result,
@@ -243,12 +253,7 @@ impl Remote {
     ) -> Result<(DiffResponse, bytes::Bytes)> {
         let response: DiffResponse =
             serde_json::from_slice(bytes).with_context(|| self.unexpected(status))?;
-        let result = match &response.result {
-            ResultLocation::Inline(text) => bytes::Bytes::from(super::decode_inline(text)?),
-            other => bail!(
-                "the function answered with the result at {other:?} although it was asked to answer inline: refusing to read it"
-            ),
-        };
+        let result = inline_result(&response)?;
         Ok((response, result))
     }
 

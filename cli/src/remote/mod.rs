@@ -8,7 +8,6 @@ pub mod s3;
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
-use base64::Engine;
 use bytes::Bytes;
 use picrypt_api::{DiffRequest, DiffResponse, ResultLocation};
 use picrypt_core::{ops, Op};
@@ -181,10 +180,4 @@ fn report(
         ),
         figures,
     );
-}
-
-fn decode_inline(text: &str) -> Result<Vec<u8>> {
-    base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .context("the server sent a result that is not valid base64")
 }
