@@ -2,30 +2,10 @@
 //! tests run natively and, through `tests/wasm.sh`, under wasm in Node (the browser build).
 
 use picrypt_core::ops::{self, Op};
-use picrypt_core::{verify, Container, Image, Key};
-use serde_json::Value;
+use picrypt_core::{verify, Container, Image};
 
-fn unhex(s: &str) -> Vec<u8> {
-    hex::decode(s).unwrap()
-}
-
-fn vectors() -> Value {
-    serde_json::from_str(include_str!("vectors/mask_kat.json")).unwrap()
-}
-
-fn kat_key(v: &Value) -> Key {
-    Key::mask_from_secret(&unhex(v["key_hex"].as_str().unwrap()).try_into().unwrap())
-}
-
-fn container_of(v: &Value, name: &Value) -> Vec<u8> {
-    let case = v["encryptions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| &c["name"] == name)
-        .unwrap();
-    unhex(case["container_hex"].as_str().unwrap())
-}
+mod common;
+use common::kat::{container_of, kat_key, unhex, vectors};
 
 #[cfg_attr(target_arch = "wasm32", wasm_bindgen_test::wasm_bindgen_test)]
 #[cfg_attr(not(target_arch = "wasm32"), test)]

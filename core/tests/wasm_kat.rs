@@ -7,32 +7,12 @@
 
 use picrypt_core::render::{self, RenderMode};
 use picrypt_core::{image_io, npy, ops, verify, Container, Image, Key, Op, Plaintext, Scheme};
-use serde_json::Value;
 use wasm_bindgen_test::wasm_bindgen_test;
 
 // No `wasm_bindgen_test_configure!(run_in_browser)`: the tests run in Node.
 
-fn unhex(s: &str) -> Vec<u8> {
-    hex::decode(s).unwrap()
-}
-
-fn vectors() -> Value {
-    serde_json::from_str(include_str!("vectors/mask_kat.json")).unwrap()
-}
-
-fn kat_key(v: &Value) -> Key {
-    Key::mask_from_secret(&unhex(v["key_hex"].as_str().unwrap()).try_into().unwrap())
-}
-
-fn container_of(v: &Value, name: &Value) -> Vec<u8> {
-    let case = v["encryptions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| &c["name"] == name)
-        .unwrap();
-    unhex(case["container_hex"].as_str().unwrap())
-}
+mod common;
+use common::kat::{container_of, kat_key, unhex, vectors};
 
 /// The decrypted known-answer difference (A − B of the vectors), through `verify`.
 fn kat_difference() -> Plaintext {

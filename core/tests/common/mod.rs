@@ -3,6 +3,8 @@
 
 use picrypt_core::Image;
 
+pub mod kat;
+
 /// A deterministic pseudo-random image (xorshift), different for each `seed`.
 pub fn image(width: u32, height: u32, channels: u8, seed: u64) -> Image {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
