@@ -18,32 +18,8 @@ rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup targe
 command -v node >/dev/null || { echo "node not found: the tests run in Node.js (20 or later)" >&2; exit 1; }
 echo "node $(node --version)"
 
-# The one wasm-bindgen version Cargo.lock resolves.
-versions=$(awk '$0 == "name = \"wasm-bindgen\"" { getline; if ($1 == "version") { gsub(/"/, "", $3); print $3 } }' Cargo.lock)
-if [ "$(printf '%s\n' "$versions" | grep -c .)" != 1 ]; then
-    echo "expected exactly one wasm-bindgen in Cargo.lock, found: ${versions:-none}" >&2
-    exit 1
-fi
-version=$versions
-
-say "wasm-bindgen-cli $version (the wasm-bindgen of Cargo.lock)"
-have=$(wasm-bindgen-test-runner --version 2>/dev/null | awk '{print $2}' || true)
-if [ "$have" = "$version" ]; then
-    echo "wasm-bindgen-test-runner $have already installed"
-else
-    echo "installing wasm-bindgen-cli $version${have:+ (found $have)}"
-    # --locked takes wasm-bindgen-cli's own Cargo.lock. Where the registry lacks a version
-    # it locks (a yanked or unmirrored crate), fall back to the newest compatible ones:
-    # wasm-bindgen-cli itself stays at exactly $version either way.
-    cargo install wasm-bindgen-cli --version "$version" --locked --quiet || {
-        echo "cargo install --locked failed; retrying with wasm-bindgen-cli's dependencies resolved afresh"
-        cargo install wasm-bindgen-cli --version "$version" --quiet
-    }
-    # cargo install puts it in $CARGO_HOME/bin, which may not be on PATH.
-    command -v wasm-bindgen-test-runner >/dev/null || export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
-    have=$(wasm-bindgen-test-runner --version | awk '{print $2}')
-    [ "$have" = "$version" ] || { echo "wasm-bindgen-test-runner is $have, expected $version" >&2; exit 1; }
-fi
+say "wasm-bindgen-cli at the version of Cargo.lock (tests/wasm-bindgen-cli.sh)"
+source tests/wasm-bindgen-cli.sh
 
 say "build picrypt-core for wasm32 with no features (the format, the mask scheme, the server ops)"
 cargo build -p picrypt-core --locked --no-default-features --target wasm32-unknown-unknown

@@ -91,11 +91,17 @@ pub enum ErrorCode {
     /// 504: S3 did not start answering, or stalled mid-transfer, for longer than the
     /// storage timeout on every attempt.
     StorageTimeout,
+    /// 403: `picrypt web` only: the request did not come from the page it serves (another
+    /// origin, or a host name that is not loopback, as in DNS rebinding).
+    CrossOrigin,
+    /// 502: `picrypt web --url` only: the function it forwards to could not be reached, or
+    /// its answer could not be read.
+    UpstreamFailed,
 }
 
 impl ErrorCode {
     /// Every code, in the order of docs/API.md's table.
-    pub const ALL: [ErrorCode; 33] = [
+    pub const ALL: [ErrorCode; 35] = [
         ErrorCode::BadJson,
         ErrorCode::BadBase64,
         ErrorCode::BadContainer,
@@ -129,6 +135,8 @@ impl ErrorCode {
         ErrorCode::StorageError,
         ErrorCode::StorageThrottled,
         ErrorCode::StorageTimeout,
+        ErrorCode::CrossOrigin,
+        ErrorCode::UpstreamFailed,
     ];
 
     /// The code as it appears on the wire (`bad_json`, `key_mismatch`, …).
@@ -167,6 +175,8 @@ impl ErrorCode {
             ErrorCode::StorageError => "storage_error",
             ErrorCode::StorageThrottled => "storage_throttled",
             ErrorCode::StorageTimeout => "storage_timeout",
+            ErrorCode::CrossOrigin => "cross_origin",
+            ErrorCode::UpstreamFailed => "upstream_failed",
         }
     }
 
@@ -199,7 +209,8 @@ impl ErrorCode {
             | ErrorCode::Unverifiable
             | ErrorCode::VerificationFailed => 422,
             ErrorCode::Internal | ErrorCode::RandomnessUnavailable | ErrorCode::NotBuilt => 500,
-            ErrorCode::StorageError => 502,
+            ErrorCode::StorageError | ErrorCode::UpstreamFailed => 502,
+            ErrorCode::CrossOrigin => 403,
             ErrorCode::StorageThrottled => 503,
             ErrorCode::StorageTimeout => 504,
         }

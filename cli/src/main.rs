@@ -72,6 +72,9 @@ enum Command {
     /// Serve the function over plain HTTP (POST /diff, GET /health, GET /openapi.json).
     #[command(after_help = cmd::serve::EXAMPLES)]
     Serve(cmd::serve::Args),
+    /// The page in a browser: drop two pictures and see what changed (keys stay in the page).
+    #[command(after_help = cmd::web::EXAMPLES)]
+    Web(cmd::web::Args),
     /// Show a ciphertext's header (no key needed).
     #[command(after_help = cmd::inspect::EXAMPLES)]
     Inspect(cmd::inspect::Args),
@@ -116,6 +119,7 @@ fn main() -> ExitCode {
         Command::Diff(args) => cmd::diff::run(&args),
         Command::Run(args) => cmd::run::run(&args),
         Command::Serve(args) => cmd::serve::run(&args),
+        Command::Web(args) => cmd::web::run(&args),
         Command::Inspect(args) => cmd::inspect::run(&args),
         Command::Demo(args) => cmd::demo::run(&args),
         Command::Completions(args) => cmd::completions::run(&args, Cli::command()),

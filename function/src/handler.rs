@@ -126,6 +126,10 @@ async fn route(
     request_id: &str,
     started: Instant,
 ) -> Result<Response<Body>, ApiError> {
+    // The page's files, by the last segment too: `/` is the page (web/page).
+    if let Some(asset) = picrypt_web::asset(req.uri().path()) {
+        return Ok(page_file(req.method(), asset, request_id));
+    }
     // The last path segment names the endpoint, whatever stage or URL prefix sits before it.
     let path = req.uri().path().trim_end_matches('/');
     let Some(endpoint) = Endpoint::from_path(path) else {
@@ -171,6 +175,34 @@ fn method_not_allowed(method: &Method, endpoint: Endpoint, request_id: &str) -> 
         header::HeaderValue::from_static(endpoint.allow()),
     );
     response
+}
+
+/// A file of the page, with its security headers ([`picrypt_web::SECURITY_HEADERS`]).
+fn page_file(method: &Method, asset: &picrypt_web::Asset, request_id: &str) -> Response<Body> {
+    if *method != Method::GET && *method != Method::HEAD {
+        let e = ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            format!("{method} is not allowed here; use GET"),
+        );
+        let mut response = error_response(&e, request_id);
+        response
+            .headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static("GET, HEAD"));
+        return response;
+    }
+    let mut response = Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, asset.content_type)
+        .header("x-request-id", request_id);
+    for (name, value) in picrypt_web::SECURITY_HEADERS {
+        response = response.header(*name, *value);
+    }
+    let body = if *method == Method::HEAD {
+        Body::Empty
+    } else {
+        Body::Binary(asset.body.to_vec())
+    };
+    response.body(body).expect("static headers are valid")
 }
 
 fn health(app: &App) -> String {

@@ -32,6 +32,35 @@ use crate::handler::{handle, App};
 /// ```
 pub struct LocalServer {
     app: Arc<App>,
+    /// Where `POST /diff` goes instead of the handler (`picrypt web --url`).
+    forward: Option<Arc<dyn Forward>>,
+    /// Refuse requests that do not come from the page this server serves (`picrypt web`).
+    page_origin_only: bool,
+}
+
+/// An answer from somewhere else, passed back as it came.
+pub struct Forwarded {
+    /// Its HTTP status.
+    pub status: u16,
+    /// Its `Content-Type`.
+    pub content_type: String,
+    /// Its `x-request-id`, if any.
+    pub request_id: Option<String>,
+    /// Its body.
+    pub body: Bytes,
+}
+
+/// Sends a `POST /diff` on to a function elsewhere: `picrypt web --url` forwards the page's
+/// request to a deployed function (signing it, which a browser cannot). A failure to reach
+/// it is an error message, answered `502 upstream_failed`.
+pub trait Forward: Send + Sync + 'static {
+    /// Forwards a body with its `Content-Type` and `Accept`.
+    fn diff(
+        &self,
+        content_type: Option<String>,
+        accept: Option<String>,
+        body: Bytes,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Forwarded, String>> + Send + '_>>;
 }
 
 impl LocalServer {
@@ -56,7 +85,27 @@ impl LocalServer {
     /// A server for an application put together by the caller (tests and benchmarks, with
     /// a client for their own S3 endpoint).
     pub fn new(app: App) -> LocalServer {
-        LocalServer { app: Arc::new(app) }
+        LocalServer {
+            app: Arc::new(app),
+            forward: None,
+            page_origin_only: false,
+        }
+    }
+
+    /// The page's server of `picrypt web`: the page, and `POST /diff` computed in process
+    /// (no bucket), or sent on by `forward`. Only requests from the page itself are
+    /// answered: a `Host` that is a loopback name, and no `Origin` or cross-site fetch
+    /// other than the page's own, so no other site open in the browser can use it (even by
+    /// DNS rebinding) to run computations, or signed requests, as the user.
+    pub fn page(forward: Option<Arc<dyn Forward>>) -> LocalServer {
+        LocalServer {
+            app: Arc::new(App {
+                config: Config::default(),
+                s3: None,
+            }),
+            forward,
+            page_origin_only: true,
+        }
     }
 
     /// The only bucket the server reads and writes, if any.
@@ -76,10 +125,20 @@ impl LocalServer {
             // Answers are written whole: no reason to wait for an ACK before the last segment.
             let _ = stream.set_nodelay(true);
             let app = self.app.clone();
+            let forward = self.forward.clone();
+            let page_origin_only = self.page_origin_only;
             tokio::spawn(async move {
-                let service = service_fn(move |req| {
+                let service = service_fn(move |req: hyper::Request<Incoming>| {
                     let app = app.clone();
-                    async move { Ok::<_, Infallible>(bridge(&app, req).await) }
+                    let forward = forward.clone();
+                    async move {
+                        if page_origin_only {
+                            if let Err(e) = check_page_origin(req.headers()) {
+                                return Ok::<_, Infallible>(plain_error(&e));
+                            }
+                        }
+                        Ok::<_, Infallible>(bridge(&app, forward.as_deref(), req).await)
+                    }
                 });
                 if let Err(e) = http1::Builder::new()
                     .serve_connection(TokioIo::new(stream), service)
@@ -158,7 +217,45 @@ async fn read_body(mut body: Incoming, declared: Option<u64>) -> BodyRead {
     }
 }
 
-async fn bridge(app: &App, req: hyper::Request<Incoming>) -> hyper::Response<Full<Bytes>> {
+/// Whether a request comes from the page a `picrypt web` server serves: its `Host` is a
+/// loopback name, and its `Origin`, when there is one, is that same host.
+fn check_page_origin(headers: &hyper::HeaderMap) -> Result<(), ApiError> {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let host = text("host").unwrap_or("");
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    };
+    if !matches!(name, "127.0.0.1" | "localhost" | "[::1]") {
+        return Err(ApiError::new(
+            ErrorCode::CrossOrigin,
+            format!(
+                "this server answers only its own page on a loopback address, not host {host:?}"
+            ),
+        ));
+    }
+    if let Some(origin) = text("origin") {
+        if origin != format!("http://{host}") {
+            return Err(ApiError::new(
+                ErrorCode::CrossOrigin,
+                format!("this server answers only its own page, not a request from {origin:?}"),
+            ));
+        }
+    }
+    if matches!(text("sec-fetch-site"), Some("cross-site" | "same-site")) {
+        return Err(ApiError::new(
+            ErrorCode::CrossOrigin,
+            "this server answers only its own page, not another site",
+        ));
+    }
+    Ok(())
+}
+
+async fn bridge(
+    app: &App,
+    forward: Option<&dyn Forward>,
+    req: hyper::Request<Incoming>,
+) -> hyper::Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let declared = parts
         .headers
@@ -182,6 +279,11 @@ async fn bridge(app: &App, req: hyper::Request<Incoming>) -> hyper::Response<Ful
             ))
         }
     };
+    if let Some(forward) = forward {
+        if picrypt_web::asset(parts.uri.path()).is_none() {
+            return forward_diff(forward, parts, bytes).await;
+        }
+    }
     let body = if bytes.is_empty() {
         Body::Empty
     } else {
@@ -197,6 +299,59 @@ async fn bridge(app: &App, req: hyper::Request<Incoming>) -> hyper::Response<Ful
         _ => Bytes::new(),
     };
     hyper::Response::from_parts(parts, Full::new(bytes))
+}
+
+/// `POST /diff` sent on; any other request is not this server's to forward.
+async fn forward_diff(
+    forward: &dyn Forward,
+    parts: hyper::http::request::Parts,
+    body: Vec<u8>,
+) -> hyper::Response<Full<Bytes>> {
+    let path = parts.uri.path().trim_end_matches('/');
+    if picrypt_api::Endpoint::from_path(path) != Some(picrypt_api::Endpoint::Diff) {
+        return plain_error(&ApiError::new(
+            ErrorCode::NotFound,
+            format!("no page file at {path:?}, and only POST /diff is forwarded to the function"),
+        ));
+    }
+    if parts.method != hyper::Method::POST {
+        return plain_error(&ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            format!("{} is not allowed here; use POST", parts.method),
+        ));
+    }
+    let header = |name| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v: &hyper::header::HeaderValue| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let answer = forward
+        .diff(
+            header(hyper::header::CONTENT_TYPE),
+            header(hyper::header::ACCEPT),
+            Bytes::from(body),
+        )
+        .await;
+    match answer {
+        Ok(answer) => {
+            let mut response = hyper::Response::builder()
+                .status(answer.status)
+                .header(hyper::header::CONTENT_TYPE, answer.content_type)
+                .header(hyper::header::CACHE_CONTROL, "no-store");
+            if let Some(id) = answer.request_id {
+                response = response.header("x-request-id", id);
+            }
+            response.body(Full::new(answer.body)).unwrap_or_else(|_| {
+                plain_error(&ApiError::new(
+                    ErrorCode::UpstreamFailed,
+                    "the function's answer had headers that cannot be passed on",
+                ))
+            })
+        }
+        Err(message) => plain_error(&ApiError::new(ErrorCode::UpstreamFailed, message)),
+    }
 }
 
 /// An error answered before the handler runs, with a request id of its own like every

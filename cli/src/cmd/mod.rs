@@ -10,3 +10,4 @@ pub mod keygen;
 pub mod man;
 pub mod run;
 pub mod serve;
+pub mod web;

@@ -73,7 +73,7 @@ pub fn run(args: &Args) -> Result<()> {
 }
 
 /// The first address a `HOST:PORT` resolves to.
-async fn resolve(addr: &str) -> Result<SocketAddr> {
+pub(crate) async fn resolve(addr: &str) -> Result<SocketAddr> {
     if let Ok(a) = addr.parse::<SocketAddr>() {
         return Ok(a);
     }

@@ -258,7 +258,7 @@ impl Remote {
     }
 
     /// One `POST URL/diff`: status, content type and body of the answer.
-    async fn post(
+    pub async fn post(
         &self,
         body: Vec<u8>,
         content_type: &str,
