@@ -33,7 +33,14 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 say "SAM template (cfn-lint, and the function's permissions: tests/template_check.py)"
 cfn-lint template.yaml
-echo "template.yaml: no cfn-lint findings"
+# Every parameter combination that changes the resources: IAM or public mode, with and
+# without a concurrency cap (public mode without one is refused by the template's rule).
+for params in "FunctionUrlAuthType=AWS_IAM ReservedConcurrency=0" "FunctionUrlAuthType=AWS_IAM ReservedConcurrency=5" \
+    "FunctionUrlAuthType=NONE ReservedConcurrency=5"; do
+    # shellcheck disable=SC2086
+    cfn-lint template.yaml --parameters $params
+done
+echo "template.yaml: no cfn-lint findings, by default and with each auth type and concurrency"
 python3 tests/template_check.py
 
 say "picrypt-core's features, each alone and in the sets consumers use, native and wasm32 (tests/features.sh)"
@@ -77,6 +84,9 @@ echo "moto at $PICRYPT_TEST_S3_ENDPOINT, function at $PICRYPT_E2E_LAMBDA_URL"
 
 say "unit, property, handler, S3 and end-to-end tests (core, cli, function)"
 cargo test --workspace --locked
+
+say "the page: its WebAssembly rebuilt from source and compared, then driven in headless Chromium (tests/web.sh)"
+bash tests/web.sh
 
 say "load: bounded load test of POST /diff from loopback (cli/examples/load.rs)"
 # Every answer is decrypted and checked; any error or overrun fails the run. Against

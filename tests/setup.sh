@@ -8,7 +8,11 @@
 #                  wasm32-unknown-unknown targets (wasm-bindgen-cli and the nightly
 #                  toolchain with cargo-fuzz are installed by tests/wasm.sh and fuzz/smoke.sh,
 #                  which know the versions they need)
-#   Debian         python3-venv when `python3 -m venv` is missing (apt-get, as root or sudo)
+#   Debian         python3-venv when `python3 -m venv` is missing, chromium for the browser
+#                  tests (apt-get, as root or sudo)
+#   npm            playwright-core, at the version of tests/browser/package-lock.json, into
+#                  tests/browser/node_modules (it drives Debian's chromium; it downloads no
+#                  browser of its own)
 # Usage: bash tests/setup.sh   (tests/run.sh runs it first; source-able: it sets PATH)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -27,6 +31,9 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import moto.server, f
     python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=("Debian package python3-venv (apt-get)")
     missing+=("Python tools into .venv/: ${python_tools[*]}")
 fi
+command -v chromium >/dev/null || missing+=("Debian package chromium (apt-get), for the browser tests")
+command -v node >/dev/null || { echo "node not found: the browser tests need Node.js 20 or later" >&2; exit 1; }
+[ -d "$root/tests/browser/node_modules/playwright-core" ] || missing+=("npm package playwright-core into tests/browser/node_modules")
 if [ ${#missing[@]} -gt 0 ]; then
     echo "tests/setup.sh will install:"
     printf '  - %s\n' "${missing[@]}" | sort -u
@@ -55,3 +62,7 @@ if ! "$venv/bin/python" -c 'import moto.server, flask_cors, cfnlint, blake3, Cry
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${python_tools[@]}"
 fi
 export PATH="$venv/bin:$PATH"
+
+command -v chromium >/dev/null || apt_install chromium
+[ -d "$root/tests/browser/node_modules/playwright-core" ] ||
+    npm ci --prefix "$root/tests/browser" --no-audit --no-fund --loglevel=error

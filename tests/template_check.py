@@ -9,6 +9,9 @@
   function logs to), and the function may not create log groups.
 - S3 object permissions cover only the configured prefix of the stack's own bucket;
   listing only under that prefix; no DeleteObject.
+- Public mode (FunctionUrlAuthType NONE) is coherent: no bucket, no S3 statement and no
+  PICRYPT_BUCKET then (anyone could name keys under the prefix), no CORS on the URL (the
+  page calls its own origin), and a rule that refuses it without ReservedConcurrency.
 
 Usage: python3 tests/template_check.py [template.yaml]   (needs PyYAML: cfn-lint brings it)
 """
@@ -58,7 +61,8 @@ def as_list(x):
 
 def main():
     path = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[1] / "template.yaml"
-    resources = yaml.safe_load(path.read_text())["Resources"]
+    template = yaml.safe_load(path.read_text())
+    resources = template["Resources"]
     functions = {n: r for n, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
     check(len(functions) == 1, f"one function in the template ({', '.join(functions)})")
     (fname, function), = functions.items()
@@ -77,8 +81,40 @@ def main():
           resources.get(log_group.value, {}).get("Type") == "AWS::Logs::LogGroup",
           f"{fname} logs to a log group of this template ({log_group!r})")
 
-    statements = [s for p in role_res["Properties"].get("Policies", [])
-                  for s in as_list(p["PolicyDocument"]["Statement"])]
+    # Statements under `!If [HasBucket, STATEMENT, !Ref AWS::NoValue]` exist only with a bucket.
+    statements, bucket_only = [], []
+    for p in role_res["Properties"].get("Policies", []):
+        for s in as_list(p["PolicyDocument"]["Statement"]):
+            if isinstance(s, Tag) and s.tag == "!If":
+                cond, then, otherwise = s.value
+                check(cond == "HasBucket" and otherwise == Tag("!Ref", "AWS::NoValue"),
+                      f"a conditional statement exists only with the bucket ({cond})")
+                statements.append(then)
+                bucket_only.append(then)
+            else:
+                statements.append(s)
+
+    # Public mode.
+    conditions = template.get("Conditions", {})
+    check(conditions.get("IsPublicUrl") == Tag("!Equals", [Tag("!Ref", "FunctionUrlAuthType"), "NONE"]),
+          "IsPublicUrl is FunctionUrlAuthType NONE")
+    check(conditions.get("HasBucket") == Tag("!Not", [Tag("!Condition", "IsPublicUrl")]),
+          "HasBucket is exactly: not public")
+    for name, res in resources.items():
+        if res["Type"].startswith("AWS::S3::"):
+            check(res.get("Condition") == "HasBucket", f"{name} exists only with an IAM-authenticated URL")
+    check(props["Environment"]["Variables"]["PICRYPT_BUCKET"] ==
+          Tag("!If", ["HasBucket", Tag("!Ref", "PicryptBucket"), Tag("!Ref", "AWS::NoValue")]),
+          "PICRYPT_BUCKET is unset in public mode")
+    check("Cors" not in props["FunctionUrlConfig"], "no CORS on the Function URL: the page calls its own origin")
+    rule = template.get("Rules", {}).get("PublicUrlNeedsReservedConcurrency", {})
+    check(rule.get("RuleCondition") == Tag("!Equals", [Tag("!Ref", "FunctionUrlAuthType"), "NONE"]) and
+          rule.get("Assertions", [{}])[0].get("Assert") ==
+          Tag("!Not", [Tag("!Equals", [Tag("!Ref", "ReservedConcurrency"), "0"])]),
+          "public mode is refused without ReservedConcurrency")
+    check(props.get("ReservedConcurrentExecutions") ==
+          Tag("!If", ["HasReservedConcurrency", Tag("!Ref", "ReservedConcurrency"), Tag("!Ref", "AWS::NoValue")]),
+          "ReservedConcurrency caps the function")
     check(bool(statements), f"{role_name} has inline statements")
     for s in statements:
         sid = s.get("Sid", "?")
@@ -96,6 +132,7 @@ def main():
             check(all(isinstance(r, Tag) and r.tag == "!Sub" and f"log-group:{own}:" in r.value
                       for r in resources_of), f"{sid}: only the function's own log group ({own})")
         elif services == {"s3"}:
+            check(any(s is b for b in bucket_only), f"{sid}: only with the bucket (none in public mode)")
             check("s3:DeleteObject" not in actions, f"{sid}: no DeleteObject")
             if "s3:ListBucket" in actions:
                 cond = s.get("Condition", {}).get("StringLike", {}).get("s3:prefix")

@@ -51,10 +51,13 @@ function unframe(body) {
 async function wholeFlow(t, url, label) {
   const { context, page, seen } = await openPage(browser, url);
   const origin = new URL(url).origin;
-  assert.equal(await choose(page, 'before', 'before.png', beforePng), null);
-  assert.equal(await choose(page, 'after', 'after.png', afterPng), null);
+  for (const [which, bytes] of [['before', beforePng], ['after', afterPng]]) {
+    const error = await choose(page, which, `${which}.png`, bytes);
+    assert.equal(error, null, `error shown: ${error}`);
+  }
   const requestsBefore = seen.requests.length;
-  assert.equal(await compute(page), null, 'no error shown');
+  const error = await compute(page);
+  assert.equal(error, null, `error shown: ${error}`);
 
   // The exact difference, bit for bit.
   const npy = readNpy((await download(page, '#dl-npy')).bytes);
@@ -106,7 +109,7 @@ async function wholeFlow(t, url, label) {
     await page.waitForFunction(() => document.getElementById('img-diff').complete);
   }
   assert.equal(served(), count, 'switching renders sends nothing');
-  assert.deepEqual(seen.errors, [], 'no console errors');
+  assert.deepEqual(seen.errors, [], `console errors: ${seen.errors.join(' | ')}`);
   await page.screenshot({ path: path.join(artifacts, `${label}.png`), fullPage: true });
   return { context, page, seen };
 }
@@ -137,12 +140,29 @@ test('picrypt serve serves the same page; the flow works against it', async (t) 
   await context.close();
 });
 
+/**
+ * cargo-lambda 1.9.2's emulator now and then loses an answer of tens of KB or more (the
+ * wasm file, or the result): the caller gets its bare 500 (not a PICRYPT error) or nothing
+ * (cli/tests/remote.rs, `ok_via`, and docs/PERFORMANCE.md, "Load"). Through the emulator
+ * alone, a flow failing that way is run again once, with a note; any other failure fails.
+ */
+async function throughEmulator(t, url, label) {
+  const lost = /HTTP 500 without a PICRYPT error|500 \(Internal Server Error\)|could not be reached|worker failed to start|Timeout/;
+  try {
+    return await wholeFlow(t, url, label);
+  } catch (e) {
+    if (!lost.test(String(e.message))) throw e;
+    t.diagnostic(`note: cargo lambda watch lost an answer (${e.message.split('\n')[0]}); running the flow again once`);
+    return wholeFlow(t, url, label);
+  }
+}
+
 test('cargo lambda watch: the page served by the function, and picrypt web --url forwarding to it', { skip: !process.env.PICRYPT_E2E_LAMBDA_URL && 'PICRYPT_E2E_LAMBDA_URL is not set' }, async (t) => {
   const lambda = `${process.env.PICRYPT_E2E_LAMBDA_URL.replace(/\/$/, '')}/`;
-  const served = await wholeFlow(t, lambda, 'lambda-watch');
+  const served = await throughEmulator(t, lambda, 'lambda-watch');
   await served.context.close();
   const web = await server(() => picryptWeb('--url', process.env.PICRYPT_E2E_LAMBDA_URL));
-  const forwarded = await wholeFlow(t, web.url, 'web-forwarding');
+  const forwarded = await throughEmulator(t, web.url, 'web-forwarding');
   await forwarded.context.close();
 });
 

@@ -33,7 +33,8 @@ impl Drop for Serve {
     }
 }
 
-/// Starts `cmd` (a `picrypt serve --addr 127.0.0.1:0 …` command), its log discarded, and
+/// Starts `cmd` (a `picrypt serve --addr 127.0.0.1:0 …` or `picrypt web --no-open --addr
+/// 127.0.0.1:0` command), its log discarded, and
 /// reads the address it bound from its first line of output.
 pub fn serve(cmd: &mut Command) -> Serve {
     serve_logging_to(cmd, Stdio::null())
@@ -50,7 +51,7 @@ pub fn serve_logging_to(cmd: &mut Command, log: impl Into<Stdio>) -> Serve {
         .split("http://")
         .nth(1)
         .and_then(|s| s.split_whitespace().next())
-        .and_then(|s| s.parse().ok())
+        .and_then(|s| s.trim_end_matches('/').parse().ok())
         .unwrap_or_else(|| panic!("unexpected serve banner: {line:?}"));
     Serve {
         child,
