@@ -18,7 +18,7 @@ mod storage;
 
 pub use config::Config;
 pub use handler::{handle, App, S3Client};
-pub use serve::{Forward, Forwarded, LocalServer};
+pub use serve::{Forward, ForwardFuture, Forwarded, LocalServer};
 
 /// Logs to stderr without colours (CloudWatch shows escape codes verbatim); `RUST_LOG`
 /// sets the level (`debug`, or `target=level` directives such as `warn,picrypt_function=debug`),

@@ -50,6 +50,10 @@ pub struct Forwarded {
     pub body: Bytes,
 }
 
+/// What [`Forward::diff`] returns.
+pub type ForwardFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Forwarded, String>> + Send + 'a>>;
+
 /// Sends a `POST /diff` on to a function elsewhere: `picrypt web --url` forwards the page's
 /// request to a deployed function (signing it, which a browser cannot). A failure to reach
 /// it is an error message, answered `502 upstream_failed`.
@@ -60,7 +64,7 @@ pub trait Forward: Send + Sync + 'static {
         content_type: Option<String>,
         accept: Option<String>,
         body: Bytes,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Forwarded, String>> + Send + '_>>;
+    ) -> ForwardFuture<'_>;
 }
 
 impl LocalServer {

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use lambda_http::{Body, Request};
-use picrypt_function::{handle, App, Config, Forward, Forwarded, LocalServer};
+use picrypt_function::{handle, App, Config, Forward, ForwardFuture, Forwarded, LocalServer};
 use serde_json::{json, Value};
 
 const FUNCTION_URL: &str = include_str!("events/function_url.json");
@@ -84,8 +84,11 @@ async fn the_page_answers_get_and_head_only() {
 }
 
 /// A function elsewhere that records what it was sent and answers as told.
+/// Content type, accept and body of one forwarded request.
+type Seen = (Option<String>, Option<String>, Bytes);
+
 struct Recorder {
-    seen: Mutex<Vec<(Option<String>, Option<String>, Bytes)>>,
+    seen: Mutex<Vec<Seen>>,
     answer: Result<u16, String>,
 }
 
@@ -95,8 +98,7 @@ impl Forward for Recorder {
         content_type: Option<String>,
         accept: Option<String>,
         body: Bytes,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Forwarded, String>> + Send + '_>>
-    {
+    ) -> ForwardFuture<'_> {
         self.seen.lock().unwrap().push((content_type, accept, body));
         let answer = self.answer.clone();
         Box::pin(async move {

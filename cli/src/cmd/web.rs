@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use picrypt_function::{Forward, Forwarded, LocalServer};
+use picrypt_function::{Forward, ForwardFuture, Forwarded, LocalServer};
 
 use crate::cmd::serve::resolve;
 use crate::remote::http::Remote;
@@ -101,8 +101,7 @@ impl Forward for ToFunction {
         content_type: Option<String>,
         accept: Option<String>,
         body: bytes::Bytes,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Forwarded, String>> + Send + '_>>
-    {
+    ) -> ForwardFuture<'_> {
         Box::pin(async move {
             let content_type = content_type.unwrap_or_else(|| "application/json".to_string());
             let (status, content_type, body) = self
