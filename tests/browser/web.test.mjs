@@ -166,6 +166,51 @@ test('cargo lambda watch: the page served by the function, and picrypt web --url
   await forwarded.context.close();
 });
 
+/** JPEG bytes of a scene, encoded by Chromium (a canvas on a blank page, not the page under test). */
+async function jpegs(width, height) {
+  const context = await browser.newContext();
+  const blank = await context.newPage();
+  const pair = scenePair(width, height);
+  const encoded = await blank.evaluate(async ({ width, height, images }) => {
+    const out = [];
+    for (const rgb of images) {
+      const canvas = new OffscreenCanvas(width, height);
+      const g = canvas.getContext('2d');
+      const data = g.createImageData(width, height);
+      for (let i = 0; i < width * height; i++) {
+        data.data.set([rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2], 255], 4 * i);
+      }
+      g.putImageData(data, 0, 0);
+      const blob = await canvas.convertToBlob({ type: 'image/jpeg', quality: 0.85 });
+      out.push(Array.from(new Uint8Array(await blob.arrayBuffer())));
+    }
+    return out;
+  }, { width, height, images: [Array.from(pair.before), Array.from(pair.after)] });
+  await context.close();
+  return encoded.map((bytes) => Buffer.from(bytes));
+}
+
+test('JPEG pictures: the page decodes them as the CLI does, to the same exact difference', async () => {
+  const web = await server(() => picryptWeb());
+  const [beforeJpg, afterJpg] = await jpegs(160, 120);
+  assert.equal(beforeJpg.subarray(0, 2).toString('hex'), 'ffd8', 'JPEG files');
+  const dir = tempDir();
+  fs.writeFileSync(path.join(dir, 'before.jpg'), beforeJpg);
+  fs.writeFileSync(path.join(dir, 'after.jpg'), afterJpg);
+  run('run', path.join(dir, 'before.jpg'), path.join(dir, 'after.jpg'), '-o', path.join(dir, 'cli.png'), '--npy', path.join(dir, 'cli.npy'));
+  const cli = readNpy(fs.readFileSync(path.join(dir, 'cli.npy')));
+  const { context, page, seen } = await openPage(browser, web.url);
+  assert.equal(await choose(page, 'before', 'before.jpg', beforeJpg, 'image/jpeg'), null);
+  assert.equal(await choose(page, 'after', 'after.jpg', afterJpg, 'image/jpeg'), null);
+  assert.equal(await compute(page), null);
+  const inPage = readNpy((await download(page, '#dl-npy')).bytes);
+  assert.deepEqual(inPage.shape, [120, 160, 3]);
+  assert.deepEqual(inPage.values, cli.values, 'the page\'s difference of two JPEGs is the CLI\'s, bit for bit');
+  assert.ok(cli.values.some((v) => v !== 0));
+  assert.deepEqual(seen.errors, []);
+  await context.close();
+});
+
 test('a CLI key file and a CLI result open in the page', async () => {
   const web = await server(() => picryptWeb());
   const dir = tempDir();

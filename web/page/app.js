@@ -190,6 +190,11 @@ async function showResult(timings, clicked) {
   state.result = true;
   const drawn = await draw();
   timings.push(['render and statistics', drawn]);
+  $('result').hidden = false;
+  // "Shown": the difference decoded and ready to paint, not merely requested.
+  await $('img-diff').decode().catch(() => {});
+  if (clicked !== null) timings.push(['total, from the click', performance.now() - clicked]);
+  // What the server saw, drawn after the difference is on screen.
   for (const [which, id] of [[0, 'img-cipher-before'], [1, 'img-cipher-after'], [2, 'img-cipher-result']]) {
     try {
       showPng($(id), await value('ciphertextPng', which));
@@ -197,8 +202,6 @@ async function showResult(timings, clicked) {
       $(id).hidden = true; // an opened result has no inputs to show
     }
   }
-  $('result').hidden = false;
-  if (clicked !== null) timings.push(['total, from the click', performance.now() - clicked]);
   state.timings = timings;
   const body = $('timings').tBodies[0];
   body.replaceChildren(...timings.map(([what, t]) => {
