@@ -142,19 +142,25 @@ async function compute() {
   clearError();
   $('compute').disabled = true;
   $('result').hidden = true;
-  const timings = [['decode both pictures', state.images[0].decodeMs + state.images[1].decodeMs]];
+  // Wall-clock phases from the click (they add up to the total), and inside them, indented,
+  // what the worker itself spent.
+  const timings = [['decode both pictures (when chosen)', state.images[0].decodeMs + state.images[1].decodeMs]];
   const clicked = performance.now();
+  let last = clicked;
+  const phase = (what) => { const now = performance.now(); timings.push([what, now - last]); last = now; };
   try {
     await call('checkPair');
     if (!state.key) setKey(await value('generateKey'), false);
     setStep('Encrypting the before picture…', 1);
-    timings.push(['encrypt before', (await call('encrypt', 0)).ms]);
+    const encryptBefore = (await call('encrypt', 0)).ms;
     setStep('Encrypting the after picture…', 2);
-    timings.push(['encrypt after', (await call('encrypt', 1)).ms]);
-    const body = await value('requestBody');
-    const sent = body.length;
+    const encryptAfter = (await call('encrypt', 1)).ms;
+    const framed = await call('requestBody');
+    const body = framed.value;
+    phase('encrypt both and frame the request');
+    timings.push(['  encrypt before, in the worker', encryptBefore], ['  encrypt after, in the worker', encryptAfter], ['  frame the request, in the worker', framed.ms]);
     setStep('Waiting for the function…', 3);
-    const started = performance.now();
+    const sent = body.length;
     let response;
     try {
       response = await fetch('diff', {
@@ -167,14 +173,15 @@ async function compute() {
       throw new Error(`the function could not be reached at ${new URL('diff', location.href).href}: ${e.message}. Is the server still running?`);
     }
     const answer = new Uint8Array(await response.arrayBuffer());
-    timings.push([`request (${(sent / 1e6).toFixed(2)} MB up, ${(answer.length / 1e6).toFixed(2)} MB back)`, performance.now() - started]);
+    phase(`request (${(sent / 1e6).toFixed(2)} MB up, ${(answer.length / 1e6).toFixed(2)} MB back)`);
     setStep('Checking and decrypting the answer…', 4);
     const accepted = await call('acceptResponse', response.status, response.headers.get('content-type') || '', answer);
-    timings.push(['check and decrypt', accepted.ms]);
-    if (accepted.value.server_ms !== undefined) timings.push(['  of the request: the function itself', accepted.value.server_ms]);
+    phase('check and decrypt');
+    timings.push(['  of which in the worker', accepted.ms]);
+    if (accepted.value.server_ms !== undefined) timings.splice(-2, 0, ['  of the request: the function itself', accepted.value.server_ms]);
     setStep('Drawing…', 5);
     $('verified').textContent = `Verified: ${accepted.value.verified}.`;
-    await showResult(timings, clicked);
+    await showResult(timings, clicked, phase);
     setStep('', null);
   } catch (e) {
     setStep('', null);
@@ -186,13 +193,18 @@ async function compute() {
 }
 $('compute').addEventListener('click', compute);
 
-async function showResult(timings, clicked) {
+async function showResult(timings, clicked, phase) {
   state.result = true;
   const drawn = await draw();
-  timings.push(['render and statistics', drawn]);
   $('result').hidden = false;
   // "Shown": the difference decoded and ready to paint, not merely requested.
   await $('img-diff').decode().catch(() => {});
+  if (phase) {
+    phase('render, statistics and show');
+    timings.push(['  render and statistics, in the worker', drawn]);
+  } else {
+    timings.push(['render and statistics', drawn]);
+  }
   if (clicked !== null) timings.push(['total, from the click', performance.now() - clicked]);
   // What the server saw, drawn after the difference is on screen.
   for (const [which, id] of [[0, 'img-cipher-before'], [1, 'img-cipher-after'], [2, 'img-cipher-result']]) {
