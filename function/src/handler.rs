@@ -126,13 +126,16 @@ async fn route(
     request_id: &str,
     started: Instant,
 ) -> Result<Response<Body>, ApiError> {
-    // The page's files, by the last segment too: `/` is the page (web/page).
-    if let Some(asset) = picrypt_web::asset(req.uri().path()) {
-        return Ok(page_file(req.method(), asset, request_id));
-    }
     // The last path segment names the endpoint, whatever stage or URL prefix sits before it.
     let path = req.uri().path().trim_end_matches('/');
-    let Some(endpoint) = Endpoint::from_path(path) else {
+    let endpoint = Endpoint::from_path(path);
+    // Else the page's files, by the last segment too: `/` is the page (web/page).
+    if endpoint.is_none() {
+        if let Some(asset) = picrypt_web::asset(req.uri().path()) {
+            return Ok(page_file(req.method(), asset, request_id));
+        }
+    }
+    let Some(endpoint) = endpoint else {
         let routes: Vec<String> = Endpoint::ALL
             .iter()
             .map(|e| format!("{} {}", e.method(), e.path()))

@@ -284,7 +284,9 @@ async fn bridge(
         }
     };
     if let Some(forward) = forward {
-        if picrypt_web::asset(parts.uri.path()).is_none() {
+        let path = parts.uri.path();
+        let endpoint = picrypt_api::Endpoint::from_path(path.trim_end_matches('/'));
+        if endpoint.is_some() || picrypt_web::asset(path).is_none() {
             return forward_diff(forward, parts, bytes).await;
         }
     }

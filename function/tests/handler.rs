@@ -371,7 +371,8 @@ async fn bad_requests_get_their_status_and_code() {
         ("PUT", "/diff", 405, "method_not_allowed"),
         ("POST", "/health", 405, "method_not_allowed"),
         ("DELETE", "/openapi.json", 405, "method_not_allowed"),
-        ("GET", "/", 404, "not_found"),
+        ("POST", "/", 405, "method_not_allowed"), // GET / is the page (tests/page.rs)
+        ("GET", "/admin", 404, "not_found"),
         ("POST", "/admin", 404, "not_found"),
     ];
     for (method, path, status, code) in method_cases {

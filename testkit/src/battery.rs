@@ -1474,8 +1474,23 @@ fn methods(_: &Fixture) -> Vec<Case> {
             cases.push(case);
         }
     }
+    // The page's files (web/page) answer GET and HEAD; the page tests check what.
     for route in [
         "/",
+        "/index.html",
+        "/app.js",
+        "/lambda-url/picrypt-function/",
+    ] {
+        for method in ["POST", "PUT", "DELETE", "OPTIONS"] {
+            let mut case = Case::post(cat, format!("{method} {route}"), Vec::new());
+            case.method = method;
+            case.path = route.into();
+            case.content_type = None;
+            case.allow = Some("GET, HEAD");
+            cases.push(case.refused(405, "method_not_allowed"));
+        }
+    }
+    for route in [
         "/diff/x",
         "/DIFF",
         "/Diff",
