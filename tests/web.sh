@@ -21,3 +21,4 @@ say "the page in headless Chromium ($(chromium --version 2>/dev/null | head -1))
 # The build stage's own command: nothing to do after it.
 cargo build --workspace --locked --examples
 node --test --test-concurrency=1 tests/browser/web.test.mjs
+echo "screenshots of the page: target/test-logs/web/"
