@@ -15,12 +15,12 @@ say() { printf '\n==> %s  [%dm%02ds]\n' "$*" $((SECONDS / 60)) $((SECONDS % 60))
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 cat <<'PLAN'
-PICRYPT tests. From a fresh clone on a 2-core machine the whole run takes about 56 minutes
+PICRYPT tests. From a fresh clone on a 2-core machine the whole run takes about 55 minutes
 (docs/PERFORMANCE.md, "The test command", has each stage's time); with warm builds, about
 half that. Stages: tools; formatting and lints; the SAM template; core's feature matrix;
 build; core under wasm in Node; unit, property, handler, S3 and end-to-end tests against
-moto and cargo lambda watch; load; the Python reference; the README's blocks; the arm64
-Lambda build; the fuzz smoke.
+moto and cargo lambda watch; the page in headless Chromium; load; the Python reference;
+the README's blocks; the arm64 Lambda build; the fuzz smoke.
 PLAN
 
 say "tools (tests/setup.sh: installs only what is missing)"
