@@ -147,7 +147,7 @@ test('picrypt serve serves the same page; the flow works against it', async (t) 
  * alone, a flow failing that way is run again once, with a note; any other failure fails.
  */
 async function throughEmulator(t, url, label) {
-  const lost = /HTTP 500 without a PICRYPT error|500 \(Internal Server Error\)|could not be reached|worker failed to start|Timeout/;
+  const lost = /HTTP 500 without a PICRYPT error|500 \(Internal Server Error\)|could not be reached|worker failed to start|Timeout/i;
   try {
     return await wholeFlow(t, url, label);
   } catch (e) {
@@ -236,13 +236,13 @@ test('a CLI key file and a CLI result open in the page', async () => {
   tampered[tampered.length - 10] ^= 1;
   await page.evaluate(() => { document.body.dataset.state = 'ready'; });
   await page.setInputFiles('#open-result', { name: 'tampered.picrypt', mimeType: 'application/octet-stream', buffer: tampered });
-  assert.match(await outcome(page, 'done'), /tampered with or corrupted.*nothing was decrypted/);
+  assert.match(await outcome(page, 'done'), /tampered with or corrupted.*nothing was decrypted/i);
 
   // The wrong key: the page's own fresh key.
   await page.click('#key-generate');
   await page.evaluate(() => { document.body.dataset.state = 'ready'; });
   await page.setInputFiles('#open-result', d);
-  assert.match(await outcome(page, 'done'), /wrong key file: the ciphertext was made with key/);
+  assert.match(await outcome(page, 'done'), /wrong key file: the ciphertext was made with key/i);
 
   // Not a key file at all.
   await page.setInputFiles('#key-file', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello') });
@@ -260,7 +260,7 @@ test('a cheating function is refused with a readable error', async () => {
     assert.equal(await choose(page, 'before', 'before.png', beforePng), null);
     assert.equal(await choose(page, 'after', 'after.png', afterPng), null);
     const error = await compute(page);
-    assert.match(error ?? '', /not the difference of your two images: it was refused and nothing was decrypted/, cheat);
+    assert.match(error ?? '', /not the difference of your two images: it was refused and nothing was decrypted/i, cheat);
     assert.equal(await page.locator('#result').isVisible(), false, `${cheat}: no result shown`);
     await context.close();
     liar.stop();
@@ -271,18 +271,18 @@ test('a cheating function is refused with a readable error', async () => {
 test('bad input: not a picture, two sizes, too large, function unreachable', async () => {
   const web = await server(() => picryptWeb());
   const { context, page, seen } = await openPage(browser, web.url);
-  assert.match(await choose(page, 'before', 'notes.png', Buffer.from('not a picture')), /the before image cannot be read/);
+  assert.match(await choose(page, 'before', 'notes.png', Buffer.from('not a picture')), /the before image cannot be read/i);
   assert.equal(await choose(page, 'before', 'before.png', beforePng), null);
   const small = scenePair(64, 48);
   assert.equal(await choose(page, 'after', 'small.png', png(64, 48, 3, small.after)), null);
-  assert.match(await compute(page), /the two images differ in size: before is 203×131 with 3 channels, after is 64×48/);
+  assert.match(await compute(page), /the two images differ in size: before is 203×131 with 3 channels, after is 64×48/i);
 
   // Over what one request carries: the advice names the CLI's S3 mode, and nothing is sent.
   const big = Buffer.alloc(1500 * 1100 * 3, 7);
   assert.equal(await choose(page, 'before', 'big1.png', png(1500, 1100, 3, big)), null);
   assert.equal(await choose(page, 'after', 'big2.png', png(1500, 1100, 3, big)), null);
   const posts = seen.requests.filter((r) => r.method === 'POST').length;
-  assert.match(await compute(page), /too large for one request.*--s3-bucket/);
+  assert.match(await compute(page), /too large for one request.*--s3-bucket/i);
   assert.equal(seen.requests.filter((r) => r.method === 'POST').length, posts, 'nothing sent');
   await context.close();
 
@@ -291,7 +291,7 @@ test('bad input: not a picture, two sizes, too large, function unreachable', asy
   const second = await openPage(browser, orphan.url);
   assert.equal(await choose(second.page, 'before', 'before.png', beforePng), null);
   assert.equal(await choose(second.page, 'after', 'after.png', afterPng), null);
-  assert.match(await compute(second.page), /upstream_failed.*cannot connect to http:\/\/127\.0\.0\.1:9/);
+  assert.match(await compute(second.page), /upstream_failed.*cannot connect to http:\/\/127\.0\.0\.1:9/i);
   await second.context.close();
 
   // The server is gone altogether.
@@ -301,7 +301,7 @@ test('bad input: not a picture, two sizes, too large, function unreachable', asy
   assert.equal(await choose(third.page, 'after', 'after.png', afterPng), null);
   gone.stop();
   await new Promise((r) => gone.child.on('exit', r));
-  assert.match(await compute(third.page), /could not be reached.*Is the server still running/);
+  assert.match(await compute(third.page), /could not be reached.*Is the server still running/i);
   await third.context.close();
 });
 

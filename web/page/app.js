@@ -27,10 +27,15 @@ const value = async (op, ...args) => (await call(op, ...args)).value;
 // --- state the page shows ---------------------------------------------------------------
 const state = { images: [null, null], key: null, keySaved: true, result: false, timings: [], urls: {} };
 
-function showError(message) {
+/** Shows one error; `about` names the file it is about, when there is one. */
+function showError(message, about = null) {
   const box = $('error');
-  box.textContent = message;
+  // The client's messages are the CLI's lines (lower case, no final stop); a sentence here.
+  const sentence = message.charAt(0).toUpperCase() + message.slice(1);
+  box.textContent = about ? `${about}: ${message}` : sentence;
   box.hidden = false;
+  // It may be below the fold (a wrong picture, chosen far above): bring it into view.
+  box.scrollIntoView({ block: 'nearest' });
 }
 function clearError() { $('error').hidden = true; $('error').textContent = ''; }
 function setStep(text, n) {
@@ -119,7 +124,7 @@ $('key-file').addEventListener('change', async (e) => {
   try {
     setKey(await value('loadKey', await readFile(file)), true);
   } catch (err) {
-    showError(`${file.name}: ${err.message}`);
+    showError(err.message, file.name);
   }
 });
 $('key-save').addEventListener('click', async () => {
@@ -266,7 +271,7 @@ $('open-result').addEventListener('change', async (e) => {
     $('verified').textContent = `${file.name}: ${opened.value.verified}.`;
     await showResult([['verify and decrypt', opened.ms]], null);
   } catch (err) {
-    showError(`${file.name}: ${err.message}`);
+    showError(err.message, file.name);
   }
 });
 document.body.dataset.state = 'ready';
