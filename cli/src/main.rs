@@ -72,7 +72,7 @@ enum Command {
     /// Serve the function over plain HTTP (POST /diff, GET /health, GET /openapi.json).
     #[command(after_help = cmd::serve::EXAMPLES)]
     Serve(cmd::serve::Args),
-    /// The page in a browser: drop two pictures and see what changed (keys stay in the page).
+    /// Serve the page: drop two pictures in a browser and see what changed.
     #[command(after_help = cmd::web::EXAMPLES)]
     Web(cmd::web::Args),
     /// Show a ciphertext's header (no key needed).

@@ -14,9 +14,11 @@ use crate::remote::runtime;
 
 /// Examples, under `picrypt web --help`.
 pub const EXAMPLES: &str = "Examples:
-  picrypt web                                   # http://127.0.0.1:8090, computing in this process
-  picrypt web --url https://ID.lambda-url.REGION.on.aws   # the page here, the subtraction on Lambda (signed)
-  picrypt web --check https://ID.lambda-url.REGION.on.aws # is the page that function serves this one?
+  picrypt web                              # the page at http://127.0.0.1:8090, computing here
+  picrypt web --url https://ID.lambda-url.REGION.on.aws
+                                           # the page here, the subtraction on Lambda (signed)
+  picrypt web --check https://ID.lambda-url.REGION.on.aws
+                                           # is the page that function serves this one?
 
 The page encrypts and decrypts in the browser; only the two ciphertexts go to this server,
 which subtracts them here or sends them on to --url. Keys and pictures never leave the page.";
