@@ -335,7 +335,9 @@ test('a key made in the page is not lost silently: leaving asks first', async ()
   const web = await server(() => picryptWeb());
   const { context, page } = await openPage(browser, web.url);
   await page.click('#key-generate');
-  assert.equal(await page.locator('#key-unsaved').isVisible(), true);
+  // The key comes from the worker: the warning shows once it answers (at once on a warm
+  // machine, after the worker's WebAssembly has loaded on a cold one).
+  await page.locator('#key-unsaved').waitFor({ state: 'visible', timeout: 15000 });
   let asked = false;
   page.removeAllListeners('dialog');
   page.on('dialog', async (d) => { asked = d.type() === 'beforeunload'; await d.dismiss(); });
