@@ -315,7 +315,7 @@ impl MaskKey {
             } else {
                 packed as u64
             };
-            let coefficient = u64::from_le_bytes(c.try_into().unwrap()) % P;
+            let coefficient = reduce(u64::from_le_bytes(c.try_into().unwrap()));
             acc = add_mod(acc, mul_mod(coefficient, element));
         }
         acc
@@ -335,16 +335,47 @@ fn sub_mod(a: u64, b: u64) -> u64 {
     add_mod(a, P - b)
 }
 
-fn mul_mod(a: u64, b: u64) -> u64 {
-    let z = a as u128 * b as u128;
-    let folded = (z as u64 & P) + (z >> 61) as u64;
-    let folded = (folded & P) + (folded >> 61);
+/// `x mod p` for any 64-bit `x`, without a division: `2^61 ≡ 1`, so the bits above 61 fold
+/// onto the low ones, leaving at most `p + 7`.
+fn reduce(x: u64) -> u64 {
+    let folded = (x & P) + (x >> 61);
     if folded >= P {
         folded - P
     } else {
         folded
     }
 }
+
+/// `a·b mod p` for `a, b < p`. Native targets multiply in one 128-bit product.
+#[cfg(any(test, not(target_arch = "wasm32")))]
+fn mul_mod_wide(a: u64, b: u64) -> u64 {
+    let z = a as u128 * b as u128;
+    let folded = (z as u64 & P) + (z >> 61) as u64;
+    reduce(folded)
+}
+
+/// `a·b mod p` for `a, b < p` from four 32×32-bit products. WebAssembly has no 64×64→128
+/// multiply, so a `u128` product there is a call to a generic helper (`__multi3`) per MAC
+/// element. With `a = a₁·2^32 + a₀` (`a₁ < 2^29`), `2^64 ≡ 8` and `2^61 ≡ 1`:
+/// `a·b ≡ 8·a₁b₁ + (a₁b₀ + a₀b₁)·2^32 + a₀b₀`, every part folded below 2^61 first.
+#[cfg(any(test, target_arch = "wasm32"))]
+fn mul_mod_limbs(a: u64, b: u64) -> u64 {
+    const LOW32: u64 = 0xffff_ffff;
+    let (a1, a0) = (a >> 32, a & LOW32);
+    let (b1, b0) = (b >> 32, b & LOW32);
+    let high = (a1 * b1) << 3; // < 2^61
+    let middle = a1 * b0 + a0 * b1; // < 2^62
+    // middle·2^32 = (middle >> 29)·2^61 + (middle mod 2^29)·2^32 ≡ (middle >> 29) + …
+    let middle = (middle >> 29) + ((middle & ((1 << 29) - 1)) << 32);
+    let low = a0 * b0;
+    // Each term < 2^61 and the folds of `low` add less than 2^34: no overflow.
+    reduce(high + middle + (low & P) + (low >> 61))
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+use mul_mod_wide as mul_mod;
+#[cfg(target_arch = "wasm32")]
+use mul_mod_limbs as mul_mod;
 
 /// The integrity tag every mask header has (parsing guarantees it; a hand-built header may not).
 fn tag_of(h: &Header) -> Result<u64> {
@@ -528,9 +559,30 @@ mod tests {
     #[test]
     fn field_arithmetic() {
         assert_eq!(mul_mod(P - 1, P - 1), 1);
+        for mul in [mul_mod_wide, mul_mod_limbs] {
+            assert_eq!(mul(P - 1, P - 1), 1);
+            assert_eq!(mul(1 << 60, 4), 2);
+            assert_eq!(mul(0, P - 1), 0);
+            assert_eq!(mul(P - 1, 1), P - 1);
+        }
+        assert_eq!(reduce(u64::MAX), u64::MAX % P);
+        assert_eq!(reduce(P), 0);
+        assert_eq!(reduce(P - 1), P - 1);
         assert_eq!(mul_mod(1 << 60, 4), 2);
         assert_eq!(add_mod(P - 1, 1), 0);
         assert_eq!(sub_mod(0, 1), P - 1);
+    }
+
+    proptest::proptest! {
+        /// The wasm32 multiply and the division-free reduction agree with plain `u128`
+        /// arithmetic, so a browser's tags equal the CLI's.
+        #[test]
+        fn limb_multiply_and_reduce_match_wide_arithmetic(a in 0..P, b in 0..P, x: u64) {
+            let expected = (a as u128 * b as u128 % P as u128) as u64;
+            proptest::prop_assert_eq!(mul_mod_limbs(a, b), expected);
+            proptest::prop_assert_eq!(mul_mod_wide(a, b), expected);
+            proptest::prop_assert_eq!(reduce(x), x % P);
+        }
     }
 
     #[test]
