@@ -12,8 +12,9 @@ use crate::remote;
 
 /// What the flow produced.
 pub struct Flow {
-    pub ct_before: Container,
-    pub ct_after: Container,
+    /// The two ciphertexts sent, encoded.
+    pub ct_before: Vec<u8>,
+    pub ct_after: Vec<u8>,
     pub result: Container,
     pub plaintext: Plaintext,
     /// What the result was checked to be, in words.
@@ -56,9 +57,12 @@ pub fn run(
         t,
         &format!("two {} images", ct_before.header().shape()),
     );
-    let (a, b) = (ct_before.to_bytes(), ct_after.to_bytes());
-    let result = if remote.url.is_some() {
-        remote::subtract(op, &a, &b, remote)?
+    let (a, b) = (ct_before.into_bytes(), ct_after.into_bytes());
+    let checked = if remote.url.is_some() {
+        let result = remote::subtract(op, &a, &b, remote)?;
+        let t = Instant::now();
+        let checked = verify::check_result(op, &a, &b, &result).context("the function's result")?;
+        (checked, t)
     } else {
         let t = Instant::now();
         let result = ops::apply_bytes(op, &a, &b)?;
@@ -72,16 +76,19 @@ pub fn run(
                 result.len()
             ),
         );
-        bytes::Bytes::from(result)
+        let t = Instant::now();
+        // In process the result is this process's own buffer: checked in place.
+        let checked =
+            verify::check_result_owned(op, &a, &b, result).context("the function's result")?;
+        (checked, t)
     };
-    let t = Instant::now();
-    let checked = verify::check_result(op, &a, &b, &result).context("the function's result")?;
+    let (checked, t) = checked;
     let plaintext = checked.decrypt(key)?;
     let verified = checked.describe_as("before", "after");
     step("decrypt", t, &verified);
     Ok(Flow {
-        ct_before,
-        ct_after,
+        ct_before: a,
+        ct_after: b,
         result: checked.into_container(),
         plaintext,
         verified,

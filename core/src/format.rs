@@ -541,6 +541,16 @@ impl Container {
         out
     }
 
+    /// The encoded container, built in the payload's own allocation: a payload of
+    /// megabytes is moved up once in place instead of copied into fresh memory.
+    pub fn into_bytes(self) -> Vec<u8> {
+        let mut header = Vec::with_capacity(self.header.encoded_len());
+        self.header.write_to(&mut header);
+        let mut out = self.payload;
+        out.splice(0..0, header);
+        out
+    }
+
     /// Size of the encoded container.
     pub fn encoded_len(&self) -> usize {
         self.header.encoded_len() + self.payload.len()

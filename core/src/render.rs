@@ -117,6 +117,15 @@ fn per_sample(diff: &Plaintext, f: impl Fn(i16) -> u8) -> Image {
     let channels = shape.channels() as usize;
     let has_alpha = channels % 2 == 0;
     let colour = if has_alpha { channels - 1 } else { channels };
+    if !has_alpha {
+        return Image::new(
+            shape.width(),
+            shape.height(),
+            colour as u8,
+            diff.values().iter().map(|&d| f(d)).collect(),
+        )
+        .expect("same shape");
+    }
     let mut data = Vec::with_capacity(shape.pixels() * colour);
     for px in diff.values().chunks_exact(channels) {
         let alpha = if has_alpha { px[channels - 1] } else { 0 };
@@ -319,31 +328,75 @@ impl ChangeStats {
 
 /// Change statistics of a difference at a threshold.
 pub fn stats(diff: &Plaintext, threshold: u16) -> ChangeStats {
-    let w = diff.shape().width();
-    let mut changed = 0u64;
+    let shape = diff.shape();
+    let (w, channels) = (shape.width() as usize, shape.channels() as usize);
+    // One pass, a row at a time: the bounding box needs no division per pixel, and the
+    // pixel loop is unrolled for the channel count.
+    let rows = diff.values().chunks_exact(w * channels);
+    let per_row: Vec<RowStats> = match channels {
+        1 => rows.map(|r| row_stats::<1>(r, threshold)).collect(),
+        2 => rows.map(|r| row_stats::<2>(r, threshold)).collect(),
+        3 => rows.map(|r| row_stats::<3>(r, threshold)).collect(),
+        _ => rows.map(|r| row_stats::<4>(r, threshold)).collect(),
+    };
+    let (mut changed, mut max_abs, mut sum) = (0u64, 0u16, 0u64);
     let mut bbox: Option<[u32; 4]> = None;
-    let mut max_abs = 0u16;
-    for (i, m) in pixel_magnitudes(diff).enumerate() {
-        max_abs = max_abs.max(m);
-        if m > threshold {
-            changed += 1;
-            let (x, y) = ((i as u64 % w as u64) as u32, (i as u64 / w as u64) as u32);
+    for (y, row) in per_row.iter().enumerate() {
+        max_abs = max_abs.max(row.max_abs);
+        sum += row.sum_abs;
+        changed += row.changed;
+        if let Some((first, last)) = row.span {
+            let y = y as u32;
             bbox = Some(match bbox {
-                None => [x, y, x, y],
-                Some([x0, y0, x1, y1]) => [x0.min(x), y0.min(y), x1.max(x), y1.max(y)],
+                None => [first, y, last, y],
+                Some([x0, y0, x1, _]) => [x0.min(first), y0, x1.max(last), y],
             });
         }
     }
-    let sum: u64 = diff.values().iter().map(|d| d.unsigned_abs() as u64).sum();
     ChangeStats {
-        width: w,
-        height: diff.shape().height(),
+        width: shape.width(),
+        height: shape.height(),
         threshold,
         changed_pixels: changed,
-        total_pixels: diff.shape().pixels() as u64,
+        total_pixels: shape.pixels() as u64,
         bounding_box: bbox,
         max_abs,
         mean_abs: sum as f64 / diff.values().len().max(1) as f64,
+    }
+}
+
+/// What one row contributes to [`ChangeStats`].
+struct RowStats {
+    max_abs: u16,
+    sum_abs: u64,
+    changed: u64,
+    /// The first and last changed pixel of the row.
+    span: Option<(u32, u32)>,
+}
+
+/// [`RowStats`] of a row of pixels of `C` samples.
+fn row_stats<const C: usize>(row: &[i16], threshold: u16) -> RowStats {
+    let (mut max_abs, mut sum_abs, mut changed) = (0u16, 0u64, 0u64);
+    let mut span: Option<(u32, u32)> = None;
+    for (x, px) in row.chunks_exact(C).enumerate() {
+        let mut m = 0u16;
+        for d in px {
+            let a = d.unsigned_abs();
+            sum_abs += a as u64;
+            m = m.max(a);
+        }
+        max_abs = max_abs.max(m);
+        if m > threshold {
+            changed += 1;
+            let x = x as u32;
+            span = Some(span.map_or((x, x), |(first, _)| (first, x)));
+        }
+    }
+    RowStats {
+        max_abs,
+        sum_abs,
+        changed,
+        span,
     }
 }
 

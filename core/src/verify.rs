@@ -42,30 +42,26 @@ impl Expect {
 /// How a checked result names one of its inputs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InputId {
-    digest: [u8; 32],
-    header: Header,
+    short: String,
 }
 
 impl InputId {
+    /// The nonce for schemes with terms (what a mask result's terms name), else the first
+    /// bytes of the container's BLAKE3 digest: only then is the whole input hashed.
     fn of(bytes: &[u8], header: &Header) -> InputId {
-        InputId {
-            digest: *blake3::hash(bytes).as_bytes(),
-            header: header.clone(),
-        }
-    }
-
-    /// BLAKE3 of the whole input container.
-    pub fn digest(&self) -> &[u8; 32] {
-        &self.digest
-    }
-
-    /// Short, human-readable name: the nonce for schemes with terms (what a mask
-    /// result's terms name), else the first bytes of the container's digest.
-    pub fn short(&self) -> String {
-        match self.header.terms.as_slice() {
+        let short = match header.terms.as_slice() {
             [t] => format!("nonce {}", hex::encode(&t.nonce()[..8])),
-            _ => format!("digest {}", hex::encode(&self.digest[..8])),
-        }
+            _ => format!(
+                "digest {}",
+                hex::encode(&blake3::hash(bytes).as_bytes()[..8])
+            ),
+        };
+        InputId { short }
+    }
+
+    /// Short, human-readable name of the input.
+    pub fn short(&self) -> &str {
+        &self.short
     }
 }
 
@@ -139,6 +135,38 @@ fn has_tag(scheme: Scheme) -> bool {
 /// are the caller's own (it encrypted or holds them), so their errors are reported as
 /// they are, naming A or B; anything wrong with the result is [`Error::Verification`].
 pub fn check_result(op: Op, a: &[u8], b: &[u8], result: &[u8]) -> Result<CheckedResult> {
+    let (header, at, inputs) = check(op, a, b, result)?;
+    let payload = result[at..].to_vec();
+    Ok(CheckedResult {
+        op,
+        result: Container { header, payload },
+        inputs,
+    })
+}
+
+/// [`check_result`] of a result the caller owns: the checked container keeps its
+/// allocation (the header is dropped from the front in place) instead of a copy.
+pub fn check_result_owned(
+    op: Op,
+    a: &[u8],
+    b: &[u8],
+    mut result: Vec<u8>,
+) -> Result<CheckedResult> {
+    let (header, at, inputs) = check(op, a, b, &result)?;
+    result.drain(..at);
+    Ok(CheckedResult {
+        op,
+        result: Container {
+            header,
+            payload: result,
+        },
+        inputs,
+    })
+}
+
+/// The checks of [`check_result`]: the result's header, where its payload starts, and
+/// what names the inputs.
+fn check(op: Op, a: &[u8], b: &[u8], result: &[u8]) -> Result<(Header, usize, [InputId; 2])> {
     let ca = ContainerRef::parse(a).map_err(|e| e.in_input("A"))?;
     let cb = ContainerRef::parse(b).map_err(|e| e.in_input("B"))?;
     let expected = ops::result_header(op, &ca.header, &cb.header)?;
@@ -158,11 +186,9 @@ pub fn check_result(op: Op, a: &[u8], b: &[u8], result: &[u8]) -> Result<Checked
             ));
         }
     }
-    Ok(CheckedResult {
-        op,
-        result: cr.to_owned(),
-        inputs: [InputId::of(a, &ca.header), InputId::of(b, &cb.header)],
-    })
+    let inputs = [InputId::of(a, &ca.header), InputId::of(b, &cb.header)];
+    let at = result.len() - cr.payload.len();
+    Ok((cr.header, at, inputs))
 }
 
 /// [`check_result`] for whichever operation the result's header names (the operations

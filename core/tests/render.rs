@@ -222,3 +222,53 @@ fn crc32(bytes: &[u8]) -> u32 {
     }
     !crc
 }
+
+/// The statistics, computed the plain way: per pixel, its largest `|d|` against the
+/// threshold, coordinates by division.
+#[cfg(not(target_arch = "wasm32"))]
+fn naive_stats(d: &Plaintext, threshold: u16) -> (u64, Option<[u32; 4]>, u16, f64) {
+    let (w, c) = (d.shape().width() as usize, d.shape().channels() as usize);
+    let mut changed = 0;
+    let mut bbox: Option<[u32; 4]> = None;
+    for (i, px) in d.values().chunks_exact(c).enumerate() {
+        let m = px.iter().map(|v| v.unsigned_abs()).max().unwrap();
+        if m > threshold {
+            changed += 1;
+            let (x, y) = ((i % w) as u32, (i / w) as u32);
+            bbox = Some(match bbox {
+                None => [x, y, x, y],
+                Some([x0, y0, x1, y1]) => [x0.min(x), y0.min(y), x1.max(x), y1.max(y)],
+            });
+        }
+    }
+    let max = d.values().iter().map(|v| v.unsigned_abs()).max().unwrap();
+    let sum: u64 = d.values().iter().map(|v| v.unsigned_abs() as u64).sum();
+    (changed, bbox, max, sum as f64 / d.values().len() as f64)
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+proptest::proptest! {
+    /// `render::stats` (one pass, a row at a time) agrees with the plain computation for
+    /// every channel count, shape and threshold.
+    #[test]
+    fn stats_match_the_plain_computation(
+        w in 1u32..40, h in 1u32..12, c in 1u8..=4, threshold in 0u16..300, seed: u64,
+        sparse in proptest::bool::ANY,
+    ) {
+        let mut x = seed | 1;
+        let values: Vec<i16> = (0..w as usize * h as usize * c as usize)
+            .map(|_| {
+                x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+                // Sparse differences leave most pixels unchanged, as a real pair does.
+                if sparse && x % 8 != 0 { 0 } else { (x % 511) as i16 - 255 }
+            })
+            .collect();
+        let d = Plaintext::new(Shape::new(w, h, c).unwrap(), ValueRange::of_differences(8), values).unwrap();
+        let s = render::stats(&d, threshold);
+        let (changed, bbox, max, mean) = naive_stats(&d, threshold);
+        proptest::prop_assert_eq!(s.changed_pixels, changed);
+        proptest::prop_assert_eq!(s.bounding_box, bbox);
+        proptest::prop_assert_eq!(s.max_abs, max);
+        proptest::prop_assert_eq!(s.mean_abs, mean);
+    }
+}

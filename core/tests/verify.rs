@@ -494,3 +494,31 @@ fn bfv_key_pair_mismatch_is_refused() {
     );
     assert!(Key::parse(&b1).is_ok());
 }
+
+/// The owning check (`check_result_owned`, which keeps the result's allocation) accepts
+/// and refuses exactly what `check_result` does, and `Container::into_bytes` encodes as
+/// `to_bytes` does.
+#[test]
+fn the_owning_check_and_in_place_encoding_agree_with_the_copying_ones() {
+    for scheme in [Scheme::MASK, Scheme::BFV] {
+        let key = Key::generate(scheme).unwrap();
+        let image = Image::new(9, 5, 3, (0..135).map(|i| (i * 7) as u8).collect()).unwrap();
+        let (ca, cb) = (key.encrypt(&image).unwrap(), key.encrypt(&image).unwrap());
+        let (a, b) = (ca.to_bytes(), cb.to_bytes());
+        assert_eq!(ca.into_bytes(), a);
+        assert_eq!(cb.into_bytes(), b);
+        let result = ops::apply_bytes(Op::Sub, &a, &b).unwrap();
+        let copied = verify::check_result(Op::Sub, &a, &b, &result).unwrap();
+        let owned = verify::check_result_owned(Op::Sub, &a, &b, result.clone()).unwrap();
+        assert_eq!(owned.container(), copied.container());
+        assert_eq!(owned.container().to_bytes(), result);
+        assert_eq!(owned.describe(), copied.describe());
+        // Swapped inputs: refused by both, with the same error.
+        let refused = verify::check_result_owned(Op::Sub, &b, &a, result.clone()).unwrap_err();
+        assert!(matches!(refused, Error::Verification), "{refused:?}");
+        assert!(matches!(
+            verify::check_result(Op::Sub, &b, &a, &result).unwrap_err(),
+            Error::Verification
+        ));
+    }
+}

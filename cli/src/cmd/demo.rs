@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use picrypt_core::render::{self, RenderMode};
-use picrypt_core::{demo, image_io, npy, preview, Image, Key, Op, Scheme};
+use picrypt_core::{demo, image_io, npy, preview, Container, Image, Key, Op, Scheme};
 
 use crate::args::{LegacyArgs, RemoteArgs};
 use crate::files::{self, Kind};
@@ -74,22 +74,22 @@ pub fn run(args: &Args) -> Result<()> {
         ("after.png", png(&after)?, "the second image"),
         (
             "before.encrypted.png",
-            png(&preview::ciphertext(&flow.ct_before)?)?,
+            png(&preview::ciphertext(&Container::parse(&flow.ct_before)?)?)?,
             "what the server sees of it: noise",
         ),
         (
             "after.encrypted.png",
-            png(&preview::ciphertext(&flow.ct_after)?)?,
+            png(&preview::ciphertext(&Container::parse(&flow.ct_after)?)?)?,
             "what the server sees of it: noise",
         ),
         (
             "before.picrypt",
-            flow.ct_before.to_bytes(),
+            flow.ct_before.clone(),
             "ciphertext sent to the server",
         ),
         (
             "after.picrypt",
-            flow.ct_after.to_bytes(),
+            flow.ct_after.clone(),
             "ciphertext sent to the server",
         ),
         (

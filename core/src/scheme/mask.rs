@@ -45,9 +45,14 @@ const MODULUS_BITS: u8 = 9;
 const P: u64 = (1 << 61) - 1;
 /// Bits per packed MAC element; `⌊60 / (k+1)⌋` signed k+1-bit slots fit below 2^60 < p.
 const MAC_ELEMENT_BITS: u32 = 60;
-/// Samples per parallel work unit: a multiple of 8 (whole packed bytes) and of every
-/// possible MAC slot count (3, 4, 5, 6).
-const CHUNK_SAMPLES: usize = 120 * 1024;
+/// Samples per parallel work unit: a whole number of blocks.
+const CHUNK_SAMPLES: usize = 32 * BLOCK_SAMPLES;
+/// Samples per block inside a chunk: a multiple of 64 (whole lane blocks, see `packing`)
+/// and of the MAC's group size, small enough that a block's keystream and coefficients
+/// stay in the L1 cache instead of megabyte buffers.
+const BLOCK_SAMPLES: usize = 3840;
+/// Packed bytes of a block.
+const BLOCK_BYTES: usize = BLOCK_SAMPLES * MODULUS_BITS as usize / 8;
 
 const CONTEXT_KEYSTREAM: &str = "picrypt 2026-11-26 mask v1 keystream subkey";
 const CONTEXT_MAC_COEFFICIENTS: &str = "picrypt 2026-11-26 mask v1 mac coefficient subkey";
@@ -282,44 +287,91 @@ impl MaskKey {
         (wide % P as u128) as u64
     }
 
-    fn keystream(&self, nonce: &[u8; 24], byte_offset: u64, out: &mut [u8]) {
+    /// The mask keystream of `nonce`, from byte `byte_offset` on.
+    fn masks(&self, nonce: &[u8; 24], byte_offset: u64) -> XChaCha20 {
         let mut cipher = XChaCha20::new((&self.keystream_key).into(), nonce.into());
         cipher.seek(byte_offset);
-        out.fill(0);
-        cipher.apply_keystream(out);
+        cipher
     }
 
-    /// `Σ c_j·P_j mod p` over the samples `values`, which start at sample `start`.
-    fn mac_partial<T: Copy + Into<i64>>(
-        &self,
-        modulus_bits: u8,
-        start: usize,
-        values: &[T],
-    ) -> u64 {
-        let slot_bits = modulus_bits as u32 + 1;
-        let slots = (MAC_ELEMENT_BITS / slot_bits) as usize;
-        debug_assert_eq!(start % slots, 0);
-        let groups = values.len().div_ceil(slots);
-        let mut coefficients = vec![0u8; 8 * groups];
-        let mut prf = ChaCha20::new((&self.mac_coefficient_key).into(), (&[0u8; 12]).into());
-        prf.seek(8 * (start / slots) as u64);
-        prf.apply_keystream(&mut coefficients);
-        let mut acc = 0u64;
-        for (group, c) in values.chunks(slots).zip(coefficients.chunks_exact(8)) {
-            let mut packed: i64 = 0;
-            for (t, &v) in group.iter().enumerate() {
-                packed += v.into() << (slot_bits * t as u32);
-            }
-            let element = if packed < 0 {
-                (packed + P as i64) as u64
-            } else {
-                packed as u64
-            };
-            let coefficient = reduce(u64::from_le_bytes(c.try_into().unwrap()));
-            acc = add_mod(acc, mul_mod(coefficient, element));
+    /// A MAC accumulator for the samples from sample `start` on (a multiple of
+    /// [`MAC_SLOTS`]).
+    fn mac_from(&self, start: usize) -> Mac {
+        debug_assert_eq!(start % MAC_SLOTS, 0);
+        let mut coefficients =
+            ChaCha20::new((&self.mac_coefficient_key).into(), (&[0u8; 12]).into());
+        coefficients.seek(8 * (start / MAC_SLOTS) as u64);
+        Mac {
+            coefficients,
+            buffer: [0; MAC_BLOCK_BYTES],
+            acc: 0,
         }
-        acc
     }
+}
+
+/// Bits per MAC slot, k + 1: every plaintext value of the scheme (a pixel, or a difference
+/// in −255..=255) fits in it as a signed number.
+const MAC_SLOT_BITS: u32 = MODULUS_BITS as u32 + 1;
+/// Samples packed into one MAC field element: `⌊60 / 10⌋`.
+const MAC_SLOTS: usize = (MAC_ELEMENT_BITS / MAC_SLOT_BITS) as usize;
+/// Coefficient bytes of one block of samples, 8 per field element.
+const MAC_BLOCK_BYTES: usize = 8 * BLOCK_SAMPLES / MAC_SLOTS;
+
+/// `Σ c_j·P_j mod p` over consecutive samples, fed a block at a time.
+struct Mac {
+    /// The PRF stream the coefficients `c_j` are read from, 8 bytes each.
+    coefficients: ChaCha20,
+    /// One block's coefficients, reused from block to block and wiped on drop.
+    buffer: [u8; MAC_BLOCK_BYTES],
+    acc: u64,
+}
+
+impl Drop for Mac {
+    fn drop(&mut self) {
+        self.buffer.zeroize();
+    }
+}
+
+impl Mac {
+    /// Adds the next `values`: a whole number of MAC groups, except at the very end of
+    /// the samples, where the last group is zero-padded.
+    fn absorb<T: Copy + Into<i64>>(&mut self, values: &[T]) {
+        // Blocks of whole groups (BLOCK_SAMPLES is a multiple of MAC_SLOTS).
+        for block in values.chunks(BLOCK_SAMPLES) {
+            let c = &mut self.buffer[..8 * block.len().div_ceil(MAC_SLOTS)];
+            c.fill(0);
+            self.coefficients.apply_keystream(c);
+            let mut acc = self.acc;
+            let mut groups = block.chunks_exact(MAC_SLOTS);
+            let mut coefficients = c.chunks_exact(8);
+            for (group, c) in groups.by_ref().zip(coefficients.by_ref()) {
+                let group: &[T; MAC_SLOTS] = group.try_into().expect("whole group");
+                acc = add_mod(acc, mac_term(group, c));
+            }
+            let tail = groups.remainder();
+            if !tail.is_empty() {
+                let c = coefficients.next().expect("a coefficient per group");
+                acc = add_mod(acc, mac_term(tail, c));
+            }
+            self.acc = acc;
+        }
+    }
+}
+
+/// `c·P mod p` of one group of samples (fewer than [`MAC_SLOTS`] only at the very end).
+#[inline(always)]
+fn mac_term<T: Copy + Into<i64>>(group: &[T], c: &[u8]) -> u64 {
+    let mut packed: i64 = 0;
+    for (t, &v) in group.iter().enumerate() {
+        packed += v.into() << (MAC_SLOT_BITS * t as u32);
+    }
+    let element = if packed < 0 {
+        (packed + P as i64) as u64
+    } else {
+        packed as u64
+    };
+    let coefficient = reduce(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+    mul_mod(coefficient, element)
 }
 
 fn add_mod(a: u64, b: u64) -> u64 {
@@ -365,17 +417,17 @@ fn mul_mod_limbs(a: u64, b: u64) -> u64 {
     let (b1, b0) = (b >> 32, b & LOW32);
     let high = (a1 * b1) << 3; // < 2^61
     let middle = a1 * b0 + a0 * b1; // < 2^62
-    // middle·2^32 = (middle >> 29)·2^61 + (middle mod 2^29)·2^32 ≡ (middle >> 29) + …
+                                    // middle·2^32 = (middle >> 29)·2^61 + (middle mod 2^29)·2^32 ≡ (middle >> 29) + …
     let middle = (middle >> 29) + ((middle & ((1 << 29) - 1)) << 32);
     let low = a0 * b0;
     // Each term < 2^61 and the folds of `low` add less than 2^34: no overflow.
     reduce(high + middle + (low & P) + (low >> 61))
 }
 
-#[cfg(not(target_arch = "wasm32"))]
-use mul_mod_wide as mul_mod;
 #[cfg(target_arch = "wasm32")]
 use mul_mod_limbs as mul_mod;
+#[cfg(not(target_arch = "wasm32"))]
+use mul_mod_wide as mul_mod;
 
 /// The integrity tag every mask header has (parsing guarantees it; a hand-built header may not).
 fn tag_of(h: &Header) -> Result<u64> {
@@ -418,13 +470,23 @@ fn encrypt_with_nonce(key: &MaskKey, image: &Image, nonce: &[u8; 24]) -> Result<
         .enumerate()
         .map(|(i, (out, pixels))| {
             // The masks are the keystream read as k-bit lanes: add them to the packed
-            // pixels lane-wise.
-            packing::pack_into(pixels, k, out);
-            let mut ks = vec![0u8; out.len()];
-            key.keystream(nonce, (i * chunk_bytes) as u64, &mut ks);
-            packing::lanewise_in_place(out, &ks, k, LaneOp::Add);
+            // pixels lane-wise, a block at a time.
+            let mut masks = key.masks(nonce, (i * chunk_bytes) as u64);
+            let mut mac = key.mac_from(i * CHUNK_SAMPLES);
+            let mut ks = [0u8; BLOCK_BYTES];
+            for (out, pixels) in out
+                .chunks_mut(BLOCK_BYTES)
+                .zip(pixels.chunks(BLOCK_SAMPLES))
+            {
+                packing::pack_into(pixels, k, out);
+                let ks = &mut ks[..out.len()];
+                ks.fill(0);
+                masks.apply_keystream(ks);
+                packing::lanewise_in_place(out, ks, k, LaneOp::Add);
+                mac.absorb(pixels);
+            }
             ks.zeroize();
-            key.mac_partial(k, i * CHUNK_SAMPLES, pixels)
+            mac.acc
         })
         .collect();
     let mac = partials.into_iter().fold(0, add_mod);
@@ -495,6 +557,10 @@ fn decrypt(key: &MaskKey, c: &Container) -> Result<Plaintext> {
     }
     let tag = tag_of(h)?;
     let k = h.modulus_bits;
+    if k != MODULUS_BITS {
+        // Parsing refuses such headers; a container is never built otherwise.
+        return Err(Error::format("mask ciphertexts are stored mod 2^9"));
+    }
     let modulus_mask = (1i32 << k) - 1;
     let n = h.shape.samples();
     let (min, max) = (h.range.min(), h.range.max());
@@ -505,29 +571,44 @@ fn decrypt(key: &MaskKey, c: &Container) -> Result<Plaintext> {
         .zip(c.payload.par_chunks(chunk_bytes))
         .enumerate()
         .map(|(i, (out, bytes))| {
-            let mut plain = bytes.to_vec();
-            let mut ks = vec![0u8; bytes.len()];
-            for term in &h.terms {
-                key.keystream(term.nonce(), (i * chunk_bytes) as u64, &mut ks);
-                let op = match term.sign() {
-                    Sign::Plus => LaneOp::Sub,
-                    Sign::Minus => LaneOp::Add,
-                };
-                packing::lanewise_in_place(&mut plain, &ks, k, op);
-            }
-            ks.zeroize();
-            let mut raw = vec![0u16; out.len()];
-            packing::unpack_into(&plain, k, &mut raw);
-            plain.zeroize();
+            let mut streams: Vec<(XChaCha20, LaneOp)> = h
+                .terms
+                .iter()
+                .map(|term| {
+                    let op = match term.sign() {
+                        Sign::Plus => LaneOp::Sub,
+                        Sign::Minus => LaneOp::Add,
+                    };
+                    (key.masks(term.nonce(), (i * chunk_bytes) as u64), op)
+                })
+                .collect();
+            let mut mac = key.mac_from(i * CHUNK_SAMPLES);
+            let (mut plain, mut ks) = ([0u8; BLOCK_BYTES], [0u8; BLOCK_BYTES]);
+            let mut raw = [0u16; BLOCK_SAMPLES];
             // Branch-free: every sample is decoded and counted, in range or not.
             let mut out_of_range = 0u8;
-            for (o, &v) in out.iter_mut().zip(&raw) {
-                let d = ((v as i32 - min) & modulus_mask) + min;
-                out_of_range |= (d > max) as u8;
-                *o = d as i16;
+            for (out, bytes) in out.chunks_mut(BLOCK_SAMPLES).zip(bytes.chunks(BLOCK_BYTES)) {
+                let plain = &mut plain[..bytes.len()];
+                plain.copy_from_slice(bytes);
+                for (masks, op) in &mut streams {
+                    let ks = &mut ks[..bytes.len()];
+                    ks.fill(0);
+                    masks.apply_keystream(ks);
+                    packing::lanewise_in_place(plain, ks, k, *op);
+                }
+                let raw = &mut raw[..out.len()];
+                packing::unpack_into(plain, k, raw);
+                for (o, &v) in out.iter_mut().zip(raw.iter()) {
+                    let d = ((v as i32 - min) & modulus_mask) + min;
+                    out_of_range |= (d > max) as u8;
+                    *o = d as i16;
+                }
+                mac.absorb(out);
             }
+            plain.zeroize();
+            ks.zeroize();
             raw.zeroize();
-            (key.mac_partial(k, i * CHUNK_SAMPLES, out), out_of_range)
+            (mac.acc, out_of_range)
         })
         .collect();
     let mut expected = 0u64;
@@ -593,5 +674,10 @@ mod tests {
             assert!(slots * slot <= 60);
             assert_eq!(CHUNK_SAMPLES % slots as usize, 0);
         }
+        assert_eq!(MAC_SLOTS, 6);
+        assert_eq!(BLOCK_SAMPLES % MAC_SLOTS, 0);
+        // Blocks are whole 64-lane blocks of the packing, and chunks whole blocks.
+        assert_eq!(BLOCK_SAMPLES % 64, 0);
+        assert_eq!(CHUNK_SAMPLES % BLOCK_SAMPLES, 0);
     }
 }
