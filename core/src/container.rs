@@ -45,7 +45,7 @@ impl<'a> ContainerRef<'a> {
             )));
         }
         let payload = &bytes[header_len..];
-        scheme::known(header.scheme)?.validate_payload(&header, payload)?;
+        scheme::known(header.scheme)?.validate_payload_end(&header, payload, header.shape.samples())?;
         Ok(ContainerRef { header, payload })
     }
 }

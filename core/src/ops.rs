@@ -54,7 +54,8 @@ pub fn apply(op: Op, a: &Container, b: &Container) -> Result<Container> {
     };
     let header = result_header(op, &a.header, &b.header)?;
     let mut payload = vec![0u8; header.payload_len as usize];
-    scheme::known(header.scheme)?.compute(op, &a, &b, &header, &mut payload)?;
+    let samples = header.shape.samples();
+    scheme::known(header.scheme)?.compute(op, &a, &b, &header, samples, &mut payload)?;
     Ok(Container { header, payload })
 }
 
@@ -75,7 +76,7 @@ pub fn apply_into(
             header.payload_len
         )));
     }
-    scheme::known(header.scheme)?.compute(op, a, b, &header, out)?;
+    scheme::known(header.scheme)?.compute(op, a, b, &header, header.shape.samples(), out)?;
     Ok(header)
 }
 
@@ -90,7 +91,7 @@ pub fn apply_bytes(op: Op, a: &[u8], b: &[u8]) -> Result<Vec<u8>> {
     let mut out = vec![0u8; header_bytes.len() + header.payload_len as usize];
     let (head, payload) = out.split_at_mut(header_bytes.len());
     head.copy_from_slice(&header_bytes);
-    scheme::known(header.scheme)?.compute(op, &a, &b, &header, payload)?;
+    scheme::known(header.scheme)?.compute(op, &a, &b, &header, header.shape.samples(), payload)?;
     Ok(out)
 }
 
@@ -102,4 +103,145 @@ pub fn check_result_of(op: Op, a: &Header, b: &Header, result: &Header) -> Resul
         return Err(Error::Verification);
     }
     Ok(())
+}
+
+/// `op(a, b)` a chunk at a time, for payloads too large to hold whole (the function
+/// streams S3 objects through it). Headers first ([`Chunked::new`]), then the payloads
+/// in order as equal runs of samples ([`Chunked::next`]), then [`Chunked::finish`]. Every
+/// rule [`apply_bytes`] applies to whole payloads applies to the chunks, the end's rules
+/// to the last one; the caller publishes the result only after `finish` succeeded.
+pub struct Chunked {
+    op: Op,
+    a: Header,
+    b: Header,
+    result: Header,
+    scheme: &'static dyn scheme::SchemeImpl,
+    unit: scheme::ComputeUnit,
+    /// Samples computed so far.
+    done: usize,
+}
+
+/// The lengths of the next chunk of each payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChunkLens {
+    /// Samples the chunk holds.
+    pub samples: usize,
+    /// Bytes of A's payload.
+    pub a: usize,
+    /// Bytes of B's payload.
+    pub b: usize,
+    /// Bytes of the result's payload.
+    pub out: usize,
+}
+
+impl Chunked {
+    /// Starts `op(a, b)` from the two headers alone (parsed with [`Header::parse`]).
+    pub fn new(op: Op, a: Header, b: Header) -> Result<Chunked> {
+        let result = result_header(op, &a, &b)?;
+        let scheme = scheme::known(result.scheme)?;
+        let unit = scheme.compute_unit(&a, &b, &result);
+        Ok(Chunked {
+            op,
+            a,
+            b,
+            result,
+            scheme,
+            unit,
+            done: 0,
+        })
+    }
+
+    /// The result's header: it leads the result, before any payload is computed.
+    pub fn result_header(&self) -> &Header {
+        &self.result
+    }
+
+    /// The next chunk's lengths: whole units of about `target_bytes` of A (at least one
+    /// unit), or what is left; all zero once every sample is done.
+    pub fn next_lens(&self, target_bytes: usize) -> ChunkLens {
+        let units = (target_bytes / self.unit.a_bytes).max(1);
+        let left = self.result.shape.samples() - self.done;
+        self.lens_for((units * self.unit.samples).min(left))
+    }
+
+    /// The lengths of the next `samples` samples: whole units, or the rest.
+    fn lens_for(&self, samples: usize) -> ChunkLens {
+        let last = self.done + samples == self.result.shape.samples();
+        let bytes = |unit_bytes: usize, payload_len: u64| {
+            if last {
+                payload_len as usize - self.done / self.unit.samples * unit_bytes
+            } else {
+                samples / self.unit.samples * unit_bytes
+            }
+        };
+        ChunkLens {
+            samples,
+            a: bytes(self.unit.a_bytes, self.a.payload_len),
+            b: bytes(self.unit.b_bytes, self.b.payload_len),
+            out: bytes(self.unit.out_bytes, self.result.payload_len),
+        }
+    }
+
+    /// Computes the result's bytes of the next `lens.samples` samples into `out`: whole
+    /// units, or the rest, as [`Chunked::next_lens`] gives them, with `a`, `b` and `out`
+    /// exactly the lengths it gave. The errors name the input at fault as [`apply_bytes`]
+    /// does.
+    pub fn next(&mut self, lens: ChunkLens, a: &[u8], b: &[u8], out: &mut [u8]) -> Result<()> {
+        let left = self.result.shape.samples() - self.done;
+        let whole = lens.samples % self.unit.samples == 0;
+        if lens.samples == 0
+            || lens.samples > left
+            || !(whole || lens.samples == left)
+            || lens != self.lens_for(lens.samples)
+            || (a.len(), b.len(), out.len()) != (lens.a, lens.b, lens.out)
+        {
+            return Err(Error::format(format!(
+                "a chunk of {}, {} and {} bytes where {:?} was due",
+                a.len(),
+                b.len(),
+                out.len(),
+                self.lens_for(lens.samples.min(left))
+            )));
+        }
+        let last = self.done + lens.samples == self.result.shape.samples();
+        if last {
+            self.scheme
+                .validate_payload_end(&self.a, a, lens.samples)
+                .map_err(|e| e.in_input("A"))?;
+            self.scheme
+                .validate_payload_end(&self.b, b, lens.samples)
+                .map_err(|e| e.in_input("B"))?;
+        }
+        let a = ContainerRef {
+            header: self.a.clone(),
+            payload: a,
+        };
+        let b = ContainerRef {
+            header: self.b.clone(),
+            payload: b,
+        };
+        self.scheme
+            .compute(self.op, &a, &b, &self.result, lens.samples, out)?;
+        self.done += lens.samples;
+        Ok(())
+    }
+
+    /// Whether every sample has been computed.
+    pub fn is_done(&self) -> bool {
+        self.done == self.result.shape.samples()
+    }
+
+    /// Ends the computation: every sample computed, the result header still the one the
+    /// operation gives (the check the function makes before it publishes).
+    pub fn finish(self) -> Result<Header> {
+        if !self.is_done() {
+            return Err(Error::format(format!(
+                "the payloads ended after {} of {} samples",
+                self.done,
+                self.result.shape.samples()
+            )));
+        }
+        check_result_of(self.op, &self.a, &self.b, &self.result)?;
+        Ok(self.result)
+    }
 }

@@ -35,6 +35,29 @@ pub enum Integrity {
     Insecure,
 }
 
+/// The smallest piece of a payload a scheme computes on its own: `samples` samples are
+/// exactly `a_bytes` bytes of A, `b_bytes` of B and `out_bytes` of the result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ComputeUnit {
+    pub samples: usize,
+    pub a_bytes: usize,
+    pub b_bytes: usize,
+    pub out_bytes: usize,
+}
+
+impl ComputeUnit {
+    /// The unit of packed streams of `k`-bit samples: eight samples are `k` bytes (and 64
+    /// are whole 64-bit words of every lane width, as `packing` needs).
+    pub fn packed(a_bits: u8, b_bits: u8, out_bits: u8) -> ComputeUnit {
+        ComputeUnit {
+            samples: 64,
+            a_bytes: 8 * a_bits as usize,
+            b_bytes: 8 * b_bits as usize,
+            out_bytes: 8 * out_bits as usize,
+        }
+    }
+}
+
 /// Whether a key file holds a secret key or only a public one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum KeyKind {
@@ -57,8 +80,10 @@ pub(crate) trait SchemeImpl: Sync {
     fn validate_header(&self, h: &Header) -> Result<()>;
     /// The payload length a header implies, or `None` when it cannot exist.
     fn payload_len(&self, h: &Header) -> Option<u64>;
-    /// Scheme rules for a payload of the right length.
-    fn validate_payload(&self, h: &Header, payload: &[u8]) -> Result<()>;
+    /// Scheme rules on the end of a payload of the right length: `end` holds its last
+    /// `samples` samples and starts on a [`ComputeUnit`] boundary (a whole payload is its
+    /// own end). Rules on every sample are checked by [`SchemeImpl::compute`].
+    fn validate_payload_end(&self, h: &Header, end: &[u8], samples: usize) -> Result<()>;
 
     /// Whether two compatible-looking inputs may be combined bit-wise (sample and modulus
     /// bits), with a message when not.
@@ -68,13 +93,20 @@ pub(crate) trait SchemeImpl: Sync {
     /// The header of `op(a, b)`, or why the operation is refused. The caller has checked
     /// scheme, key, shape, bits and extension.
     fn result_header(&self, op: Op, a: &Header, b: &Header) -> Result<Header>;
-    /// The payload of `op(a, b)` into `out`, sized by `result`.
+    /// How payloads split into independent pieces of `op(a, b)`: the same count of
+    /// samples of A, of B and of the result, in whole bytes of each.
+    fn compute_unit(&self, a: &Header, b: &Header, result: &Header) -> ComputeUnit;
+    /// The payload of `op(a, b)` into `out`, sized by `result`: the whole payload, or a
+    /// chunk of it. `a.payload` and `b.payload` then hold the same `samples` samples of
+    /// their inputs, starting on a [`ComputeUnit`] boundary (whole units but at the very
+    /// end), and `out` the result's bytes of those samples.
     fn compute(
         &self,
         op: Op,
         a: &ContainerRef<'_>,
         b: &ContainerRef<'_>,
         result: &Header,
+        samples: usize,
         out: &mut [u8],
     ) -> Result<()>;
 

@@ -31,7 +31,9 @@ use crate::par::*;
 use crate::random;
 #[cfg(feature = "kat")]
 use crate::scheme::interface::Key;
-use crate::scheme::interface::{Expect, Integrity, KeyKind, KeyMaterial, SchemeImpl};
+use crate::scheme::interface::{
+    ComputeUnit, Expect, Integrity, KeyKind, KeyMaterial, SchemeImpl,
+};
 
 impl Scheme {
     /// Additive XChaCha20 masking with a homomorphic MAC: the default.
@@ -113,8 +115,8 @@ impl SchemeImpl for Mask {
         Some(packed_len(h.shape.samples(), h.modulus_bits) as u64)
     }
 
-    fn validate_payload(&self, h: &Header, payload: &[u8]) -> Result<()> {
-        if !packing::padding_is_zero(payload, h.modulus_bits, h.shape.samples()) {
+    fn validate_payload_end(&self, h: &Header, end: &[u8], samples: usize) -> Result<()> {
+        if !packing::padding_is_zero(end, h.modulus_bits, samples) {
             return Err(Error::format("nonzero padding bits after the last sample"));
         }
         Ok(())
@@ -129,12 +131,17 @@ impl SchemeImpl for Mask {
         }
     }
 
+    fn compute_unit(&self, a: &Header, b: &Header, result: &Header) -> ComputeUnit {
+        ComputeUnit::packed(a.modulus_bits, b.modulus_bits, result.modulus_bits)
+    }
+
     fn compute(
         &self,
         _op: Op,
         a: &ContainerRef<'_>,
         b: &ContainerRef<'_>,
         result: &Header,
+        _samples: usize,
         out: &mut [u8],
     ) -> Result<()> {
         packing::sub_packed_into(a.payload, b.payload, result.modulus_bits, out);

@@ -14,7 +14,7 @@ mod mask;
 pub mod shuffle;
 
 pub use interface::{Expect, Integrity, Key};
-pub(crate) use interface::{KeyKind, SchemeImpl};
+pub(crate) use interface::{ComputeUnit, KeyKind, SchemeImpl};
 
 use crate::error::{Error, Result};
 use crate::format::{Container, Scheme};

@@ -20,7 +20,9 @@ use crate::format::{Container, ContainerRef, Header, KeyId, Scheme, ValueRange};
 use crate::op::Op;
 #[allow(unused_imports)]
 use crate::par::*;
-use crate::scheme::interface::{Expect, Integrity, KeyKind, KeyMaterial, SchemeImpl};
+use crate::scheme::interface::{
+    ComputeUnit, Expect, Integrity, KeyKind, KeyMaterial, SchemeImpl,
+};
 
 impl Scheme {
     /// Public-key lattice encryption (BFV): devices encrypt with the public key.
@@ -68,7 +70,7 @@ impl SchemeImpl for Bfv {
         Some((h.shape.samples().div_ceil(DEGREE) * CHUNK_BYTES) as u64)
     }
 
-    fn validate_payload(&self, _h: &Header, _payload: &[u8]) -> Result<()> {
+    fn validate_payload_end(&self, _h: &Header, _end: &[u8], _samples: usize) -> Result<()> {
         // Coefficients are range-checked when the payload is unpacked for an operation.
         Ok(())
     }
@@ -93,12 +95,23 @@ impl SchemeImpl for Bfv {
 
     /// Coefficient-wise `(a − b) mod q0` of both polynomials of every ciphertext: what
     /// fhe's ciphertext subtraction computes, without a key or the lattice library.
+    /// A ciphertext of `DEGREE` samples (c0 and c1).
+    fn compute_unit(&self, _a: &Header, _b: &Header, _result: &Header) -> ComputeUnit {
+        ComputeUnit {
+            samples: DEGREE,
+            a_bytes: CHUNK_BYTES,
+            b_bytes: CHUNK_BYTES,
+            out_bytes: CHUNK_BYTES,
+        }
+    }
+
     fn compute(
         &self,
         _op: Op,
         a: &ContainerRef<'_>,
         b: &ContainerRef<'_>,
         _result: &Header,
+        _samples: usize,
         out: &mut [u8],
     ) -> Result<()> {
         let results: Vec<std::result::Result<(), &'static str>> = out

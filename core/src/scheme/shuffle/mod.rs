@@ -20,7 +20,9 @@ use crate::error::{Error, Result};
 use crate::format::{Container, ContainerRef, Header, KeyId, Scheme, ValueRange};
 use crate::op::Op;
 use crate::packing;
-use crate::scheme::interface::{Expect, Integrity, KeyKind, KeyMaterial, SchemeImpl};
+use crate::scheme::interface::{
+    ComputeUnit, Expect, Integrity, KeyKind, KeyMaterial, SchemeImpl,
+};
 use values::values_in_range;
 
 impl Scheme {
@@ -66,8 +68,8 @@ impl SchemeImpl for Shuffle {
         Some(crate::format::packed_len(h.shape.samples(), h.modulus_bits) as u64)
     }
 
-    fn validate_payload(&self, h: &Header, payload: &[u8]) -> Result<()> {
-        if !packing::padding_is_zero(payload, h.modulus_bits, h.shape.samples()) {
+    fn validate_payload_end(&self, h: &Header, end: &[u8], samples: usize) -> Result<()> {
+        if !packing::padding_is_zero(end, h.modulus_bits, samples) {
             return Err(Error::format("nonzero padding bits after the last sample"));
         }
         Ok(())
@@ -116,18 +118,25 @@ impl SchemeImpl for Shuffle {
         }
     }
 
+    fn compute_unit(&self, a: &Header, b: &Header, result: &Header) -> ComputeUnit {
+        ComputeUnit::packed(a.modulus_bits, b.modulus_bits, result.modulus_bits)
+    }
+
     fn compute(
         &self,
         op: Op,
         a: &ContainerRef<'_>,
         b: &ContainerRef<'_>,
         result: &Header,
+        samples: usize,
         out: &mut [u8],
     ) -> Result<()> {
         match op {
             Op::Sub => {
-                let va = values_in_range(&a.header, a.payload).map_err(|e| e.in_input("A"))?;
-                let vb = values_in_range(&b.header, b.payload).map_err(|e| e.in_input("B"))?;
+                let va = values_in_range(&a.header, a.payload, samples)
+                    .map_err(|e| e.in_input("A"))?;
+                let vb = values_in_range(&b.header, b.payload, samples)
+                    .map_err(|e| e.in_input("B"))?;
                 let mask = (1i32 << result.modulus_bits) - 1;
                 let d: Vec<u16> = va
                     .iter()

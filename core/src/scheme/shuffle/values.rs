@@ -4,9 +4,10 @@ use crate::error::{Error, Result};
 use crate::format::Header;
 use crate::packing;
 
-/// The payload's values, decoded into the header's range; refuses values outside it.
-pub(super) fn values_in_range(h: &Header, payload: &[u8]) -> Result<Vec<i16>> {
-    let raw = packing::unpack(payload, h.modulus_bits, h.shape.samples());
+/// The first `samples` values of a payload (or of a chunk of one), decoded into the
+/// header's range; refuses values outside it.
+pub(super) fn values_in_range(h: &Header, payload: &[u8], samples: usize) -> Result<Vec<i16>> {
+    let raw = packing::unpack(payload, h.modulus_bits, samples);
     let mask = (1i32 << h.modulus_bits) - 1;
     let (min, max) = (h.range.min(), h.range.max());
     raw.iter()
