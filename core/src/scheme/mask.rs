@@ -365,17 +365,17 @@ fn mul_mod_limbs(a: u64, b: u64) -> u64 {
     let (b1, b0) = (b >> 32, b & LOW32);
     let high = (a1 * b1) << 3; // < 2^61
     let middle = a1 * b0 + a0 * b1; // < 2^62
-    // middle·2^32 = (middle >> 29)·2^61 + (middle mod 2^29)·2^32 ≡ (middle >> 29) + …
+                                    // middle·2^32 = (middle >> 29)·2^61 + (middle mod 2^29)·2^32 ≡ (middle >> 29) + …
     let middle = (middle >> 29) + ((middle & ((1 << 29) - 1)) << 32);
     let low = a0 * b0;
     // Each term < 2^61 and the folds of `low` add less than 2^34: no overflow.
     reduce(high + middle + (low & P) + (low >> 61))
 }
 
-#[cfg(not(target_arch = "wasm32"))]
-use mul_mod_wide as mul_mod;
 #[cfg(target_arch = "wasm32")]
 use mul_mod_limbs as mul_mod;
+#[cfg(not(target_arch = "wasm32"))]
+use mul_mod_wide as mul_mod;
 
 /// The integrity tag every mask header has (parsing guarantees it; a hand-built header may not).
 fn tag_of(h: &Header) -> Result<u64> {
