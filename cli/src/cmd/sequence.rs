@@ -61,8 +61,8 @@ pub struct Args {
     out: PathBuf,
     /// What each frame is compared with: the frame before it (the default: frame i −
     /// frame i+1), `first`, frame N (1 = the first), or an image FILE: reference − frame.
-    #[arg(long, value_name = "first|N|FILE")]
-    against: Option<String>,
+    #[arg(long, value_name = "first|N|FILE", value_parser = Against::parse)]
+    against: Option<Against>,
     /// Use this key instead of DIR/sequence.key (made on the first run, 0600).
     #[arg(long)]
     key: Option<PathBuf>,
@@ -106,10 +106,7 @@ impl Args {
 /// Differences a sequence, writes its outputs, reports.
 pub fn run(args: &Args) -> Result<()> {
     let remote = args.remote.checked()?;
-    let against = match &args.against {
-        Some(value) => Against::parse(value).map_err(|e| anyhow!("--against {e}"))?,
-        None => Against::Previous,
-    };
+    let against = args.against.clone().unwrap_or(Against::Previous);
     if let Some(fps) = args.fps {
         if !(fps > 0.0 && fps <= 1000.0) {
             bail!("--fps {fps}: give a rate above 0 and at most 1000");

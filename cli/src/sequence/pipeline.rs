@@ -191,7 +191,7 @@ pub fn run(
                     Some(Event::Step(Step::Reuse(record))) => {
                         reused += 1;
                         bar.inc(1);
-                        records.insert(record.pair, record);
+                        records.insert(record.pair, *record);
                     }
                     Some(Event::End(n)) => {
                         frames = n;

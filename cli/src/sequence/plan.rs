@@ -76,7 +76,7 @@ pub fn describe(number: usize, before: &FrameInfo, after: &FrameInfo) -> String 
 pub enum Step {
     Compute(Job),
     /// The earlier run's record stands (its outputs are there, with their digests).
-    Reuse(Record),
+    Reuse(Box<Record>),
 }
 
 /// A frame the planner still holds: its image until it is encrypted or no longer needed.
@@ -175,10 +175,10 @@ impl Planner {
     ) -> Result<Step> {
         self.pairs += 1;
         if let Some(record) = reuse(&before.info, &after.info) {
-            return Ok(Step::Reuse(Record {
+            return Ok(Step::Reuse(Box::new(Record {
                 pair: self.pairs,
                 ..record
-            }));
+            })));
         }
         Ok(Step::Compute(Job {
             number: self.pairs,
