@@ -369,12 +369,13 @@ fn write_summaries(
                 })
                 .collect();
             let animations = outputs::write_animations(&dir, &renders, fps, &cancel)?;
+            // The first of the pairs that changed most.
             let most = records
                 .iter()
-                .max_by(|a, b| {
-                    a.statistics
+                .min_by(|a, b| {
+                    b.statistics
                         .changed_fraction()
-                        .total_cmp(&b.statistics.changed_fraction())
+                        .total_cmp(&a.statistics.changed_fraction())
                 })
                 .expect("at least one pair")
                 .clone();
@@ -474,12 +475,20 @@ fn report(
         output::line(format_args!("note: no {}: {why}", outputs::VIDEO));
     }
     let most = &summaries.most;
-    output::line(format_args!(
-        "most change: {}: {:.2}% of pixels changed (|d| > {})",
-        crate::sequence::plan::describe(most.pair, &most.before, &most.after),
-        100.0 * most.statistics.changed_fraction(),
-        settings.threshold
-    ));
+    if most.statistics.changed_pixels == 0 {
+        output::line(format_args!(
+            "no change: no pixel changed by more than {} in any pair",
+            settings.threshold
+        ));
+    } else {
+        output::line(format_args!(
+            "most change: {}: {:.2}% of pixels changed (|d| > {}), see {}",
+            crate::sequence::plan::describe(most.pair, &most.before, &most.after),
+            100.0 * most.statistics.changed_fraction(),
+            settings.threshold,
+            dir.join(outputs::PLOT).display()
+        ));
+    }
     warn_if_insecure(setup.key.scheme());
     let retried: Vec<_> = outcome
         .retried
