@@ -19,13 +19,15 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Instant;
 
-use image::{Rgb, RgbImage};
 use serde_json::Value;
 
-const PICRYPT: &str = env!("CARGO_BIN_EXE_picrypt");
+mod common;
+
+use common::{scene, serve, PICRYPT};
+
 const STAGES: [&str; 8] = [
     "decode",
     "encrypt",
@@ -37,37 +39,6 @@ const STAGES: [&str; 8] = [
     "render",
 ];
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `picrypt serve` on a free port, once it accepts connections.
-fn serve() -> (Server, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(PICRYPT)
-        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
-        .env_remove("PICRYPT_BUCKET")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("picrypt serve starts");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "picrypt serve did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (Server(child), format!("http://127.0.0.1:{port}"))
-}
-
 /// `n` frames of a textured scene with a block that moves across it (and rests now and
 /// then), as PNG files.
 fn frames(dir: &Path, n: usize) {
@@ -76,17 +47,7 @@ fn frames(dir: &Path, n: usize) {
         let x0 = 40 + (i as u32 * 7 % 480);
         let moving = i % 40 < 30;
         let x0 = if moving { x0 } else { 40 };
-        let image = RgbImage::from_fn(640, 480, |x, y| {
-            if (x0..x0 + 120).contains(&x) && (180..300).contains(&y) {
-                Rgb([200, 30, 40])
-            } else {
-                Rgb([
-                    (200 + (x * 7 + y * 3) % 40) as u8,
-                    (120 + (x / 5 + y / 7) % 30) as u8,
-                    (40 + (x ^ y) % 20) as u8,
-                ])
-            }
-        });
+        let image = scene(640, 480, (x0, 180), (120, 120));
         image.save(dir.join(format!("frame{i}.png"))).unwrap();
     }
 }
@@ -182,7 +143,7 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
 
-    let (_server, url) = serve();
+    let (_server, url) = serve(&[], &[]);
     let mut modes = vec![Mode {
         name: "in process".into(),
         args: vec![],
