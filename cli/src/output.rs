@@ -198,11 +198,14 @@ pub fn progress_bar(len: Option<u64>, unit: &str) -> indicatif::ProgressBar {
         Some(len) => indicatif::ProgressBar::new(len),
         None => indicatif::ProgressBar::no_length(),
     };
-    let template =
-        format!("  [{{bar:30}}] {{pos}}/{{len}} {unit}  {{per_sec}}  ETA {{eta}}  {{msg}}");
+    let template = format!("  [{{bar:30}}] {{pos}}/{{len}} {unit}  {{rate}}  ETA {{eta}}  {{msg}}");
+    let rate = |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+        let _ = write!(w, "{:.1}/s", state.per_sec());
+    };
     bar.set_style(
         indicatif::ProgressStyle::with_template(&template)
             .expect("valid template")
+            .with_key("rate", rate)
             .progress_chars("=> "),
     );
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
