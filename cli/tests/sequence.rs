@@ -371,6 +371,61 @@ fn an_animated_gif() {
     check_outputs(&out, &pairs);
 }
 
+/// An APNG whose frames are partly transparent: its frames stay RGBA, and so do the
+/// differences.
+#[test]
+fn an_apng_with_transparency_keeps_alpha() {
+    let dir = TempDir::new().unwrap();
+    let frames: Vec<Vec<u8>> = (0..4u32)
+        .map(|i| {
+            (0..W * H)
+                .flat_map(|p| {
+                    let (x, y) = (p % W, p / W);
+                    let alpha = if x < 4 + 6 * i { 0 } else { 255 };
+                    [(x * 5) as u8, (y * 7 + i) as u8, 90, alpha]
+                })
+                .collect()
+        })
+        .collect();
+    let path = dir.path().join("fade.png");
+    {
+        let file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        let mut encoder = png::Encoder::new(file, W, H);
+        encoder.set_color(png::ColorType::Rgba);
+        encoder.set_depth(png::BitDepth::Eight);
+        encoder.set_animated(frames.len() as u32, 0).unwrap();
+        let mut writer = encoder.write_header().unwrap();
+        for frame in &frames {
+            writer.write_image_data(frame).unwrap();
+        }
+        writer.finish().unwrap();
+    }
+    let out = dir.path().join("out");
+    let doc = ok_json(
+        picrypt()
+            .arg("sequence")
+            .arg(&path)
+            .arg("-o")
+            .arg(&out)
+            .arg("--npy"),
+    );
+    assert_eq!(doc["pairs"], 3);
+    for i in 1..frames.len() {
+        let name = format!("diff-frame-{i:06}-frame-{:06}.npy", i + 1);
+        let (header, values) = npy(&out.join(name));
+        assert!(header.contains(&format!("({H}, {W}, 4)")), "{header}");
+        let expected: Vec<i16> = frames[i - 1]
+            .iter()
+            .zip(&frames[i])
+            .map(|(&a, &b)| a as i16 - b as i16)
+            .collect();
+        assert!(
+            values == expected,
+            "pair {i}: not the exact RGBA difference"
+        );
+    }
+}
+
 fn ffmpeg_installed() -> bool {
     Command::new("ffmpeg")
         .arg("-version")
