@@ -9,7 +9,7 @@
 #                  toolchain with cargo-fuzz are installed by tests/wasm.sh and fuzz/smoke.sh,
 #                  which know the versions they need)
 #   Debian         python3-venv when `python3 -m venv` is missing, chromium for the browser
-#                  tests (apt-get, as root or sudo)
+#                  tests, ffmpeg for `picrypt sequence`'s video tests (apt-get, as root or sudo)
 #   npm            playwright-core, at the version of tests/browser/package-lock.json, into
 #                  tests/browser/node_modules (it drives Debian's chromium; it downloads no
 #                  browser of its own)
@@ -32,6 +32,7 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import moto.server, f
     missing+=("Python tools into .venv/: ${python_tools[*]}")
 fi
 command -v chromium >/dev/null || missing+=("Debian package chromium (apt-get), for the browser tests")
+command -v ffmpeg >/dev/null || missing+=("Debian package ffmpeg (apt-get), for the video tests of picrypt sequence")
 command -v node >/dev/null || { echo "node not found: the browser tests need Node.js 20 or later" >&2; exit 1; }
 [ -d "$root/tests/browser/node_modules/playwright-core" ] || missing+=("npm package playwright-core into tests/browser/node_modules")
 if [ ${#missing[@]} -gt 0 ]; then
@@ -64,5 +65,6 @@ fi
 export PATH="$venv/bin:$PATH"
 
 command -v chromium >/dev/null || apt_install chromium
+command -v ffmpeg >/dev/null || apt_install ffmpeg
 [ -d "$root/tests/browser/node_modules/playwright-core" ] ||
     npm ci --prefix "$root/tests/browser" --no-audit --no-fund --loglevel=error

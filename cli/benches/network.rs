@@ -16,16 +16,16 @@
 //! `picrypt run --json`'s steps.
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Instant;
 
-use image::{Rgb, RgbImage};
 use picrypt_testkit::{S3Server, AWS_TEST_ENV};
 use serde_json::Value;
 
-const PICRYPT: &str = env!("CARGO_BIN_EXE_picrypt");
+mod common;
+
+use common::{scene, serve, PICRYPT};
 /// The earlier Python version on the seed pair, end to end (median of its runs, issue 15).
 const PYTHON_MS: f64 = 4400.0;
 
@@ -35,59 +35,9 @@ struct Mode {
     env: Vec<(String, String)>,
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// `picrypt serve` on a free port, once it accepts connections.
-fn serve(extra: &[&str], env: &[(String, String)]) -> (Server, String) {
-    let port = free_port();
-    let child = Command::new(PICRYPT)
-        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
-        .args(extra)
-        .envs(env.iter().cloned())
-        .env_remove("PICRYPT_BUCKET")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("picrypt serve starts");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "picrypt serve did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    (Server(child), format!("http://127.0.0.1:{port}"))
-}
-
 /// A 1005×642 scene and the same with an object moved, as PNG.
 fn generated_pair(dir: &Path) -> (PathBuf, PathBuf) {
-    let scene = |ox: u32| {
-        RgbImage::from_fn(1005, 642, |x, y| {
-            let inside = (ox..ox + 160).contains(&x) && (240..400).contains(&y);
-            if inside {
-                Rgb([200, 30, 40])
-            } else {
-                Rgb([
-                    (200 + (x * 7 + y * 3) % 40) as u8,
-                    (120 + (x / 5 + y / 7) % 30) as u8,
-                    (40 + (x ^ y) % 20) as u8,
-                ])
-            }
-        })
-    };
+    let scene = |ox: u32| scene(1005, 642, (ox, 240), (160, 160));
     let (before, after) = (dir.join("before.png"), dir.join("after.png"));
     scene(300).save(&before).unwrap();
     scene(520).save(&after).unwrap();

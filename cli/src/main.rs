@@ -10,6 +10,7 @@ mod files;
 mod flow;
 mod output;
 mod remote;
+mod sequence;
 
 use std::process::ExitCode;
 
@@ -69,6 +70,10 @@ enum Command {
     /// The whole flow: encrypt both images, subtract, check, decrypt, render, report.
     #[command(after_help = cmd::run::EXAMPLES)]
     Run(cmd::run::Args),
+    /// Every frame of a folder, an animation or a video: the differences, an animation,
+    /// statistics and a plot of what changed when.
+    #[command(after_help = cmd::sequence::EXAMPLES)]
+    Sequence(cmd::sequence::Args),
     /// Serve the function over plain HTTP (POST /diff, GET /health, GET /openapi.json).
     #[command(after_help = cmd::serve::EXAMPLES)]
     Serve(cmd::serve::Args),
@@ -94,6 +99,7 @@ impl Command {
     fn json(&self) -> bool {
         match self {
             Command::Run(a) => a.json(),
+            Command::Sequence(a) => a.json(),
             Command::Diff(a) => a.json(),
             Command::Decrypt(a) => a.json(),
             Command::Inspect(a) => a.json(),
@@ -118,6 +124,7 @@ fn main() -> ExitCode {
         Command::Decrypt(args) => cmd::decrypt::run(&args),
         Command::Diff(args) => cmd::diff::run(&args),
         Command::Run(args) => cmd::run::run(&args),
+        Command::Sequence(args) => cmd::sequence::run(&args),
         Command::Serve(args) => cmd::serve::run(&args),
         Command::Web(args) => cmd::web::run(&args),
         Command::Inspect(args) => cmd::inspect::run(&args),
@@ -127,6 +134,10 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<output::Interrupted>() => {
+            eprintln!("picrypt: stopped: {e}");
+            ExitCode::from(130)
+        }
         Err(e) => {
             output::error(&e);
             ExitCode::FAILURE

@@ -148,7 +148,25 @@ pub fn write_plaintext(
     args: &RenderArgs,
     after: Option<&Image>,
 ) -> Result<()> {
-    let (bytes, what) = match files::extension(out).as_str() {
+    let (bytes, what) = encode_plaintext(pt, out, args, after)?;
+    files::write_atomic(out, &bytes)?;
+    line(format_args!(
+        "decrypted and wrote {what} {} ({})",
+        out.display(),
+        pt.shape()
+    ));
+    Ok(())
+}
+
+/// The bytes [`write_plaintext`] writes to `out` (chosen by its extension), and what they
+/// are, in words.
+pub fn encode_plaintext(
+    pt: &Plaintext,
+    out: &Path,
+    args: &RenderArgs,
+    after: Option<&Image>,
+) -> Result<(Vec<u8>, String)> {
+    Ok(match files::extension(out).as_str() {
         "npy" if pt.is_image() => (npy::encode_u8(&pt.to_image()?), "uint8 array".to_string()),
         "npy" => (
             npy::encode_i16(&pt.shape(), pt.values()),
@@ -167,12 +185,42 @@ pub fn write_plaintext(
             "cannot tell what to write to {}: name it *.png or *.npy",
             out.display()
         ),
-    };
-    files::write_atomic(out, &bytes)?;
-    line(format_args!(
-        "decrypted and wrote {what} {} ({})",
-        out.display(),
-        pt.shape()
-    ));
-    Ok(())
+    })
 }
+
+/// A progress bar on stderr counting `unit` (hidden with `--quiet` or `--json`, and off a
+/// terminal): position and length, the rate, and the time left.
+pub fn progress_bar(len: Option<u64>, unit: &str) -> indicatif::ProgressBar {
+    if !progress_allowed() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = match len {
+        Some(len) => indicatif::ProgressBar::new(len),
+        None => indicatif::ProgressBar::no_length(),
+    };
+    let template = format!("  [{{bar:30}}] {{pos}}/{{len}} {unit}  {{rate}}  ETA {{eta}}  {{msg}}");
+    let rate = |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+        let _ = write!(w, "{:.1}/s", state.per_sec());
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&template)
+            .expect("valid template")
+            .with_key("rate", rate)
+            .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
+/// A command stopped by Ctrl-C: `main` prints its one line (`picrypt: stopped: …`) and
+/// exits with 130, as a shell reports SIGINT.
+#[derive(Debug)]
+pub struct Interrupted(pub String);
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Interrupted {}

@@ -1690,12 +1690,13 @@ fn quiet_prints_nothing_on_stderr_on_success() {
 // ---------------------------------------------------------------------------------------
 // 11. Help, completions, man pages.
 
-const SUBCOMMANDS: [&str; 10] = [
+const SUBCOMMANDS: [&str; 11] = [
     "keygen",
     "encrypt",
     "decrypt",
     "diff",
     "run",
+    "sequence",
     "serve",
     "inspect",
     "demo",
@@ -1707,12 +1708,13 @@ const SUBCOMMANDS: [&str; 10] = [
 /// that use the subcommand; the remote commands list the AWS environment.
 #[test]
 fn help_describes_every_positional_and_has_examples() {
-    let positionals: [(&str, &[&str]); 10] = [
+    let positionals: [(&str, &[&str]); 11] = [
         ("keygen", &[]),
         ("encrypt", &["IMAGE"]),
         ("decrypt", &["CIPHERTEXT"]),
         ("diff", &["A", "B"]),
         ("run", &["BEFORE", "AFTER"]),
+        ("sequence", &["FRAMES"]),
         ("serve", &[]),
         ("inspect", &["CIPHERTEXT"]),
         ("demo", &[]),
@@ -1756,7 +1758,7 @@ fn help_describes_every_positional_and_has_examples() {
         }
         assert_eq!(named, expected, "{sub}'s positionals:\n{help}");
     }
-    for sub in ["run", "diff", "serve"] {
+    for sub in ["run", "sequence", "diff", "serve"] {
         let help = succeeded(&picrypt().args([sub, "--help"]).output().unwrap(), &sub);
         assert!(
             help.contains("Environment") && help.contains("AWS_REGION"),

@@ -8,7 +8,9 @@ mod common;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
+
+use common::{ok, run};
 use std::time::Duration;
 
 use assert_cmd::cargo::CommandCargoExt;
@@ -113,20 +115,6 @@ impl Files {
     fn s(&self, name: &str) -> String {
         self.p(name).to_str().unwrap().to_string()
     }
-}
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.output().unwrap()
-}
-
-fn ok(cmd: &mut Command) -> String {
-    let out = run(cmd);
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 /// Runs a `picrypt … --url t.url` command that must succeed.

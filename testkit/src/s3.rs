@@ -3,7 +3,7 @@
 //! [`S3Server::start`] uses the server named by `PICRYPT_TEST_S3_ENDPOINT` when it is set
 //! (tests/run.sh starts one for the whole run), and otherwise starts `moto_server` (PyPI
 //! `moto[server]`) on a free loopback port for the lifetime of the value. [`FaultProxy`]
-//! sits in front of it and breaks requests on demand: throttling, delays, bodies cut
+//! sits in front of it (or of a function: `picrypt serve`) and breaks requests on demand: throttling, delays, bodies cut
 //! short or stalled, uploads dropped midway, objects deleted just before they are read,
 //! and the server refusing connections altogether.
 
@@ -194,6 +194,13 @@ pub fn client_with(endpoint: &str, settings: &Settings) -> aws_sdk_s3::Client {
 pub enum Fault {
     /// Answers `503 SlowDown`, S3's throttling error, without forwarding the request.
     SlowDown,
+    /// Answers `status` (429 throttling, 503 overloaded, …) with this `Retry-After` value
+    /// when given and a small JSON body, as Lambda's front end does when a function is
+    /// throttled, without forwarding the request.
+    Refuse {
+        status: u16,
+        retry_after: Option<String>,
+    },
     /// Forwards the request and holds the response this long before sending it on.
     Delay(Duration),
     /// Sends on the response head and this many body bytes, then closes the connection.
@@ -496,7 +503,28 @@ async fn exchange(
         fault
     };
     match fault {
-        Some(Fault::SlowDown) => return slow_down(client, &request, early_body.len()).await,
+        Some(Fault::SlowDown) => {
+            let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>FAULTPROXY</RequestId><HostId>picrypt-fault-proxy</HostId></Error>";
+            let head = format!(
+                "HTTP/1.1 503 Slow Down\r\ncontent-type: application/xml\r\ncontent-length: {}\r\nx-amz-request-id: FAULTPROXY\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            return answer_unforwarded(client, &request, early_body.len(), head + body).await;
+        }
+        Some(Fault::Refuse {
+            status,
+            retry_after,
+        }) => {
+            let body = format!("{{\"Message\":\"refused by the fault proxy with {status}\"}}");
+            let retry_after = retry_after
+                .map(|v| format!("retry-after: {v}\r\n"))
+                .unwrap_or_default();
+            let head = format!(
+                "HTTP/1.1 {status} Refused\r\ncontent-type: application/json\r\ncontent-length: {}\r\n{retry_after}connection: close\r\n\r\n",
+                body.len()
+            );
+            return answer_unforwarded(client, &request, early_body.len(), head + &body).await;
+        }
         Some(Fault::DeleteObject) => {
             let auth = request.header("authorization");
             expect_ok(raw(upstream, "DELETE", &target, auth, &[]).await?, &target)?;
@@ -566,12 +594,13 @@ async fn exchange(
     result
 }
 
-/// Answers `503 SlowDown` as S3 does, after reading the request's body (if it declared
-/// one) so the client sees the answer rather than a reset.
-async fn slow_down(
+/// Sends `response` (head and body) in place of the server's, after reading the request's
+/// body (if it declared one) so the client sees the answer rather than a reset.
+async fn answer_unforwarded(
     mut client: tokio::net::TcpStream,
     request: &Head,
     body_read: usize,
+    response: String,
 ) -> io::Result<()> {
     let expects_continue = request
         .header("expect")
@@ -582,11 +611,6 @@ async fn slow_down(
             tokio::io::copy(&mut (&mut client).take(rest), &mut tokio::io::sink()).await?;
         }
     }
-    let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>FAULTPROXY</RequestId><HostId>picrypt-fault-proxy</HostId></Error>";
-    let response = format!(
-        "HTTP/1.1 503 Slow Down\r\ncontent-type: application/xml\r\ncontent-length: {}\r\nx-amz-request-id: FAULTPROXY\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
     client.write_all(response.as_bytes()).await?;
     client.shutdown().await?;
     // Let a chunked body or an unsent one drain until the client hangs up.

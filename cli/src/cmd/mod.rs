@@ -9,5 +9,6 @@ pub mod inspect;
 pub mod keygen;
 pub mod man;
 pub mod run;
+pub mod sequence;
 pub mod serve;
 pub mod web;

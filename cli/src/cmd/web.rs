@@ -106,16 +106,16 @@ impl Forward for ToFunction {
     ) -> ForwardFuture<'_> {
         Box::pin(async move {
             let content_type = content_type.unwrap_or_else(|| "application/json".to_string());
-            let (status, content_type, body) = self
+            let answer = self
                 .0
                 .post(body.to_vec(), &content_type, accept.as_deref())
                 .await
                 .map_err(|e| format!("{e:#}"))?;
             Ok(Forwarded {
-                status: status.as_u16(),
-                content_type,
+                status: answer.status.as_u16(),
+                content_type: answer.content_type,
                 request_id: None,
-                body,
+                body: answer.body,
             })
         })
     }

@@ -75,6 +75,59 @@ fn inline_result(response: &DiffResponse) -> Result<bytes::Bytes> {
         .context("the server sent a result that is not valid base64")
 }
 
+/// A request that got no usable answer: the function refused it (`status`), or no answer
+/// came at all (refused or broken connection, time-out). Its message is the one line the
+/// user sees; callers that ask again read [`Failure::is_transient`] and
+/// [`Failure::retry_after`] (the error is reachable with `anyhow::Error::downcast_ref`).
+#[derive(Debug)]
+pub struct Failure {
+    status: Option<u16>,
+    retry_after: Option<Duration>,
+    message: String,
+}
+
+impl Failure {
+    fn no_answer(message: String) -> Failure {
+        Failure {
+            status: None,
+            retry_after: None,
+            message,
+        }
+    }
+
+    /// The answer's HTTP status, `None` when no answer came.
+    pub fn status(&self) -> Option<u16> {
+        self.status
+    }
+
+    /// Whether asking again may succeed: throttling (429), a server error (5xx), or no
+    /// answer at all. Any other refusal (a 4xx) says the request itself is wrong.
+    pub fn is_transient(&self) -> bool {
+        self.status.is_none_or(|s| s == 429 || s >= 500)
+    }
+
+    /// How long the answer's `Retry-After` asked the client to wait.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// One answer: its status, media type, `Retry-After` (as a wait from now) and body.
+pub struct Answer {
+    pub status: reqwest::StatusCode,
+    pub content_type: String,
+    retry_after: Option<Duration>,
+    pub body: bytes::Bytes,
+}
+
 /// A PICRYPT function at a base URL.
 pub struct Remote {
     base: String,
@@ -155,10 +208,11 @@ impl Remote {
                 "the two ciphertexts are {sent} bytes as JSON, over the {MAX_SENT_REQUEST_BYTES} bytes that fit one Lambda invocation (6 MB, event included): pass --s3-bucket BUCKET"
             );
         }
-        let (status, content_type, bytes) = self.post(body, "application/json", None).await?;
-        if status.is_success() && !framed::is_media_type(&content_type) {
+        let answer = self.post(body, "application/json", None).await?;
+        let status = answer.status;
+        if status.is_success() && !framed::is_media_type(&answer.content_type) {
             let response =
-                serde_json::from_slice(&bytes).with_context(|| self.unexpected(status))?;
+                serde_json::from_slice(&answer.body).with_context(|| self.unexpected(status))?;
             let sent = Sent {
                 bytes: sent,
                 framed: false,
@@ -168,7 +222,7 @@ impl Remote {
         if status.is_success() {
             bail!("{}", self.unexpected(status));
         }
-        Err(self.refusal(status, &bytes))
+        Err(self.refusal(&answer).into())
     }
 
     /// `POST URL/diff` of `op(a, b)` with both containers in the body, asking for the
@@ -196,17 +250,17 @@ impl Remote {
         }
         let accept = format!("{}, application/json;q=0.5", framed::MEDIA_TYPE);
         let t = Instant::now();
-        let (status, content_type, bytes) =
-            self.post(body, framed::MEDIA_TYPE, Some(&accept)).await?;
+        let answer = self.post(body, framed::MEDIA_TYPE, Some(&accept)).await?;
         let round_trip_ms = ms(t);
+        let (status, bytes) = (answer.status, &answer.body);
         if status.is_success() {
             let t = Instant::now();
-            let (response, result) = if framed::is_media_type(&content_type) {
+            let (response, result) = if framed::is_media_type(&answer.content_type) {
                 let (response, part) =
-                    DiffResponse::from_framed(&bytes).with_context(|| self.unexpected(status))?;
+                    DiffResponse::from_framed(bytes).with_context(|| self.unexpected(status))?;
                 (response, bytes.slice(part))
             } else {
-                self.inline_answer(status, &bytes)?
+                self.inline_answer(status, bytes)?
             };
             return Ok(Exchange {
                 response,
@@ -217,13 +271,13 @@ impl Remote {
                 decode_ms: ms(t),
             });
         }
-        let unsupported = serde_json::from_slice::<ErrorBody>(&bytes)
+        let unsupported = serde_json::from_slice::<ErrorBody>(bytes)
             .is_ok_and(|e| e.error.code == ErrorCode::UnsupportedMediaType.as_str());
         if status.as_u16() == 415 && unsupported {
             tracing::info!("the function does not take framed bodies: sending JSON");
             return self.diff_inline_json(a, b, op).await;
         }
-        Err(self.refusal(status, &bytes))
+        Err(self.refusal(&answer).into())
     }
 
     async fn diff_inline_json(&self, a: &[u8], b: &[u8], op: &str) -> Result<Exchange> {
@@ -257,13 +311,13 @@ impl Remote {
         Ok((response, result))
     }
 
-    /// One `POST URL/diff`: status, content type and body of the answer.
+    /// One `POST URL/diff` and its answer. No answer at all is a [`Failure`].
     pub async fn post(
         &self,
         body: Vec<u8>,
         content_type: &str,
         accept: Option<&str>,
-    ) -> Result<(reqwest::StatusCode, String, bytes::Bytes)> {
+    ) -> Result<Answer> {
         let url = self.diff_url();
         let request = self.build(&url, body, content_type, accept)?;
         let response = self
@@ -272,14 +326,26 @@ impl Remote {
             .await
             .map_err(|e| self.describe(&url, e))?;
         let status = response.status();
-        let content_type = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        let bytes = response.bytes().await.map_err(|e| self.describe(&url, e))?;
-        Ok((status, content_type, bytes))
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string()
+        };
+        let content_type = header(reqwest::header::CONTENT_TYPE);
+        let retry_after = super::retry::parse_retry_after(
+            &header(reqwest::header::RETRY_AFTER),
+            SystemTime::now(),
+        );
+        let body = response.bytes().await.map_err(|e| self.describe(&url, e))?;
+        Ok(Answer {
+            status,
+            content_type,
+            retry_after,
+            body,
+        })
     }
 
     fn diff_url(&self) -> String {
@@ -294,10 +360,11 @@ impl Remote {
     }
 
     /// The server's refusal as one line.
-    fn refusal(&self, status: reqwest::StatusCode, bytes: &[u8]) -> anyhow::Error {
+    fn refusal(&self, answer: &Answer) -> Failure {
+        let (status, bytes) = (answer.status, &answer.body);
         let url = self.diff_url();
-        match serde_json::from_slice::<ErrorBody>(bytes) {
-            Ok(e) => anyhow!(
+        let message = match serde_json::from_slice::<ErrorBody>(bytes) {
+            Ok(e) => format!(
                 "server refused the request: {} {}: {}{}",
                 status.as_u16(),
                 e.error.code,
@@ -320,8 +387,13 @@ impl Remote {
                     403 => " (the signature was refused: check the credentials, region and the function's resource policy)",
                     _ => "",
                 };
-                anyhow!("{url} answered HTTP {}{hint}: {snippet}", status.as_u16())
+                format!("{url} answered HTTP {}{hint}: {snippet}", status.as_u16())
             }
+        };
+        Failure {
+            status: Some(status.as_u16()),
+            retry_after: answer.retry_after,
+            message,
         }
     }
 
@@ -353,9 +425,9 @@ impl Remote {
         Ok(request)
     }
 
-    fn describe(&self, url: &str, e: reqwest::Error) -> anyhow::Error {
-        if e.is_timeout() {
-            anyhow!(
+    fn describe(&self, url: &str, e: reqwest::Error) -> Failure {
+        Failure::no_answer(if e.is_timeout() {
+            format!(
                 "request to {url} timed out after {:?} (raise --timeout for large images)",
                 self.timeout
             )
@@ -363,10 +435,10 @@ impl Remote {
             let cause = std::error::Error::source(&e)
                 .map(picrypt_api::s3::root_cause)
                 .unwrap_or_default();
-            anyhow!("cannot connect to {url}: {cause} (is the function running?)")
+            format!("cannot connect to {url}: {cause} (is the function running?)")
         } else {
-            anyhow!("request to {url} failed: {e}")
-        }
+            format!("request to {url} failed: {e}")
+        })
     }
 }
 

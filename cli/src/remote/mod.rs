@@ -3,6 +3,7 @@
 //! caller checks it against the inputs (`picrypt_core::verify`).
 
 pub mod http;
+pub mod retry;
 pub mod s3;
 
 use std::time::Instant;
@@ -29,7 +30,8 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Runtime::new().context("cannot start the async runtime")
 }
 
-fn random_id() -> Result<String> {
+/// 16 hex digits of OS randomness: a name for one run's uploads.
+pub fn random_id() -> Result<String> {
     let mut bytes = [0u8; 8];
     getrandom::getrandom(&mut bytes).map_err(|e| anyhow!("operating system randomness: {e}"))?;
     Ok(picrypt_core::hex::encode(&bytes))
@@ -99,9 +101,9 @@ async fn through_s3(
 ) -> Result<Vec<u8>> {
     let [key_a, key_b, output] = keys;
     let t = Instant::now();
-    s3::upload(client, bucket, key_a, a, "upload A").await?;
+    s3::upload(client, bucket, key_a, a, Some("upload A")).await?;
     written.push(key_a.clone());
-    s3::upload(client, bucket, key_b, b, "upload B").await?;
+    s3::upload(client, bucket, key_b, b, Some("upload B")).await?;
     written.push(key_b.clone());
     let base = output.trim_end_matches("diff.picrypt");
     step(
@@ -114,19 +116,32 @@ async fn through_s3(
     );
     let request = DiffRequest::s3(bucket, key_a, key_b, op.name(), output);
     written.push(output.clone());
-    match ask(remote, url, &request).await? {
+    let location = ask(remote, url, &request).await?;
+    let t = Instant::now();
+    let bytes = fetch_result(client, bucket, output, location, Some("download result")).await?;
+    step(
+        "download",
+        t,
+        &format!("s3://{bucket}/{output} ({} bytes)", bytes.len()),
+    );
+    Ok(bytes)
+}
+
+/// Downloads the result the function says it wrote: from exactly `s3://bucket/output`,
+/// where it was asked to write it, or not at all. `progress` labels a progress bar.
+pub async fn fetch_result(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    output: &str,
+    location: ResultLocation,
+    progress: Option<&str>,
+) -> Result<Vec<u8>> {
+    match location {
         ResultLocation::S3 {
             bucket: got_bucket,
             key,
-        } if got_bucket == bucket && key == *output => {
-            let t = Instant::now();
-            let bytes = s3::download(client, bucket, &key, "download result").await?;
-            step(
-                "download",
-                t,
-                &format!("s3://{bucket}/{key} ({} bytes)", bytes.len()),
-            );
-            Ok(bytes)
+        } if got_bucket == bucket && key == output => {
+            s3::download(client, bucket, output, progress).await
         }
         ResultLocation::S3 { bucket: b, key } => bail!(
             "the function put the result at s3://{b}/{key}, not at s3://{bucket}/{output} where it was asked to: refusing to read it"

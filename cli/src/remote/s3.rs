@@ -11,11 +11,12 @@ use picrypt_api::s3 as storage;
 /// Objects above this go up in parts, so the progress bar moves and a failure costs one part.
 const PART_BYTES: usize = 8 * 1024 * 1024;
 
-/// A progress bar for a transfer: hidden with `--quiet` or `--json`, and off a terminal.
-fn bar(len: u64, label: &str) -> ProgressBar {
-    if !crate::output::progress_allowed() {
+/// A progress bar for a transfer labelled `label`: none without a label, and hidden with
+/// `--quiet` or `--json`, and off a terminal.
+fn bar(len: u64, label: Option<&str>) -> ProgressBar {
+    let Some(label) = label.filter(|_| crate::output::progress_allowed()) else {
         return ProgressBar::hidden();
-    }
+    };
     let bar = ProgressBar::new(len);
     bar.set_style(
         ProgressStyle::with_template(
@@ -36,13 +37,13 @@ where
     anyhow!("{}", storage::explain(&e))
 }
 
-/// Uploads `bytes` to `s3://bucket/key`.
+/// Uploads `bytes` to `s3://bucket/key`, with a progress bar when `label` names one.
 pub async fn upload(
     client: &Client,
     bucket: &str,
     key: &str,
     bytes: &[u8],
-    label: &str,
+    label: Option<&str>,
 ) -> Result<()> {
     let progress = bar(bytes.len() as u64, label);
     let context = || format!("cannot upload to s3://{bucket}/{key}");
@@ -121,8 +122,13 @@ pub async fn upload(
     Ok(())
 }
 
-/// Downloads `s3://bucket/key` whole.
-pub async fn download(client: &Client, bucket: &str, key: &str, label: &str) -> Result<Vec<u8>> {
+/// Downloads `s3://bucket/key` whole, with a progress bar when `label` names one.
+pub async fn download(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+    label: Option<&str>,
+) -> Result<Vec<u8>> {
     let context = || format!("cannot download s3://{bucket}/{key}");
     let response = client
         .get_object()

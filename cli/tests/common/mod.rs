@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 /// A running `picrypt serve`, stopped when dropped (also when an assertion fails).
 pub struct Serve {
@@ -58,4 +58,20 @@ pub fn serve_logging_to(cmd: &mut Command, log: impl Into<Stdio>) -> Serve {
         addr,
         url: format!("http://{addr}"),
     }
+}
+
+/// Runs `cmd` to its end.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().unwrap()
+}
+
+/// Runs `cmd`, which must succeed; its stdout.
+pub fn ok(cmd: &mut Command) -> String {
+    let out = run(cmd);
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
