@@ -25,6 +25,25 @@ impl Header {
         }
         Ok((header, header_len))
     }
+
+    /// Checks that a container of `total` bytes, whose header took `header_len` of them,
+    /// holds exactly the payload this header declares: nothing missing, nothing after it.
+    /// (A reader that streams a container checks its length with this before reading on.)
+    pub fn check_container_len(&self, header_len: usize, total: u64) -> Result<()> {
+        let present = total.saturating_sub(header_len as u64);
+        if present != self.payload_len {
+            return Err(Error::format(format!(
+                "payload is {present} bytes but the header declares {}{}",
+                self.payload_len,
+                if present < self.payload_len {
+                    " (truncated)"
+                } else {
+                    " (trailing bytes)"
+                }
+            )));
+        }
+        Ok(())
+    }
 }
 
 impl<'a> ContainerRef<'a> {
@@ -32,20 +51,13 @@ impl<'a> ContainerRef<'a> {
     /// payload.
     pub fn parse(bytes: &'a [u8]) -> Result<ContainerRef<'a>> {
         let (header, header_len) = Header::parse(bytes)?;
-        let present = (bytes.len() - header_len) as u64;
-        if present != header.payload_len {
-            return Err(Error::format(format!(
-                "payload is {present} bytes but the header declares {}{}",
-                header.payload_len,
-                if present < header.payload_len {
-                    " (truncated)"
-                } else {
-                    " (trailing bytes)"
-                }
-            )));
-        }
+        header.check_container_len(header_len, bytes.len() as u64)?;
         let payload = &bytes[header_len..];
-        scheme::known(header.scheme)?.validate_payload_end(&header, payload, header.shape.samples())?;
+        scheme::known(header.scheme)?.validate_payload_end(
+            &header,
+            payload,
+            header.shape.samples(),
+        )?;
         Ok(ContainerRef { header, payload })
     }
 }

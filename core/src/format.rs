@@ -27,6 +27,9 @@ pub const MAX_TERMS: usize = 32;
 pub const MAX_SAMPLES: u64 = 1 << 28;
 /// Largest scheme extension accepted.
 pub const MAX_EXT_LEN: usize = 4096;
+/// Longest header any container may have: the bytes a reader needs before it can parse
+/// one, whatever follows.
+pub const MAX_HEADER_LEN: usize = FIXED_HEADER_LEN + TERM_LEN * MAX_TERMS + MAX_EXT_LEN;
 /// Flag bit 0: the `tag` field holds an integrity tag.
 const FLAG_HAS_TAG: u8 = 0x01;
 

@@ -29,7 +29,10 @@ fn chunked(op: Op, a: &[u8], b: &[u8], target: usize) -> picrypt_core::Result<Ve
 
 /// Pairs of every scheme and a few shapes, with the ops each supports.
 fn pairs(w: u32, h: u32, channels: u8) -> Vec<(Op, Vec<u8>, Vec<u8>)> {
-    let (x, y) = (common::image(w, h, channels, 3), common::image(w, h, channels, 4));
+    let (x, y) = (
+        common::image(w, h, channels, 3),
+        common::image(w, h, channels, 4),
+    );
     let mut out = Vec::new();
     for scheme in [Scheme::MASK, Scheme::BFV, Scheme::SHUFFLE] {
         let key = Key::generate(scheme).unwrap();
@@ -94,7 +97,10 @@ fn chunks_are_refused_as_whole_payloads_are() {
 fn chunks_of_the_wrong_length_and_early_ends_are_refused() {
     let key = Key::generate(Scheme::MASK).unwrap();
     let x = common::image(500, 3, 3, 1);
-    let (a, b) = (key.encrypt(&x).unwrap().to_bytes(), key.encrypt(&x).unwrap().to_bytes());
+    let (a, b) = (
+        key.encrypt(&x).unwrap().to_bytes(),
+        key.encrypt(&x).unwrap().to_bytes(),
+    );
     let (ha, la) = Header::parse(&a).unwrap();
     let (hb, lb) = Header::parse(&b).unwrap();
     let mut c = Chunked::new(Op::Sub, ha.clone(), hb.clone()).unwrap();
@@ -102,17 +108,39 @@ fn chunks_of_the_wrong_length_and_early_ends_are_refused() {
     assert_eq!((lens.samples, lens.a), (640, 720));
     let mut out = vec![0u8; lens.out];
     // One byte short of A: refused, nothing counted.
-    let short = ChunkLens { a: lens.a - 1, ..lens };
-    assert!(c.next(short, &a[la..la + lens.a - 1], &b[lb..lb + lens.b], &mut out).is_err());
+    let short = ChunkLens {
+        a: lens.a - 1,
+        ..lens
+    };
+    assert!(c
+        .next(
+            short,
+            &a[la..la + lens.a - 1],
+            &b[lb..lb + lens.b],
+            &mut out
+        )
+        .is_err());
     // Not a whole unit, and not the end.
-    let ragged = ChunkLens { samples: 100, ..lens };
-    assert!(c.next(ragged, &a[la..la + lens.a], &b[lb..lb + lens.b], &mut out).is_err());
-    c.next(lens, &a[la..la + lens.a], &b[lb..lb + lens.b], &mut out).unwrap();
+    let ragged = ChunkLens {
+        samples: 100,
+        ..lens
+    };
+    assert!(c
+        .next(ragged, &a[la..la + lens.a], &b[lb..lb + lens.b], &mut out)
+        .is_err());
+    c.next(lens, &a[la..la + lens.a], &b[lb..lb + lens.b], &mut out)
+        .unwrap();
     // The payloads end early: no result.
     let e = c.finish().unwrap_err();
-    assert!(e.to_string().contains("ended after 640 of 4500 samples"), "{e}");
+    assert!(
+        e.to_string().contains("ended after 640 of 4500 samples"),
+        "{e}"
+    );
     // Headers that cannot be combined are refused before any payload.
     let other = Key::generate(Scheme::MASK).unwrap();
     let (hc, _) = Header::parse(&other.encrypt(&x).unwrap().to_bytes()).unwrap();
-    assert!(matches!(Chunked::new(Op::Sub, ha, hc), Err(Error::KeyMismatch(_))));
+    assert!(matches!(
+        Chunked::new(Op::Sub, ha, hc),
+        Err(Error::KeyMismatch(_))
+    ));
 }

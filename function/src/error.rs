@@ -18,6 +18,14 @@ impl ApiError {
         }
     }
 
+    /// The same error, its message prefixed with the input it is about (`A: …`).
+    pub(crate) fn about(self, which: &str) -> ApiError {
+        ApiError {
+            message: format!("{which}: {}", self.message),
+            ..self
+        }
+    }
+
     /// The HTTP status of the answer.
     pub fn status(&self) -> u16 {
         self.code.status()

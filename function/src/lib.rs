@@ -15,6 +15,8 @@ mod handler;
 mod serve;
 #[cfg(feature = "s3")]
 mod storage;
+#[cfg(feature = "s3")]
+mod stream;
 
 pub use config::Config;
 pub use handler::{handle, App, S3Client};

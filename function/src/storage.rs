@@ -20,14 +20,15 @@ use picrypt_api::ErrorCode;
 use crate::error::ApiError;
 
 /// What a client was configured with, for messages and for retrying broken bodies.
-struct Policy {
-    attempts: u32,
-    backoff: Duration,
-    timeout: Option<Duration>,
+#[derive(Clone)]
+pub(crate) struct Policy {
+    pub(crate) attempts: u32,
+    pub(crate) backoff: Duration,
+    pub(crate) timeout: Option<Duration>,
 }
 
 impl Policy {
-    fn of(client: &Client) -> Policy {
+    pub(crate) fn of(client: &Client) -> Policy {
         let config = client.config();
         let retry = config.retry_config();
         Policy {
@@ -37,7 +38,7 @@ impl Policy {
         }
     }
 
-    fn attempts(&self) -> String {
+    pub(crate) fn attempts(&self) -> String {
         match self.attempts {
             1 => "1 attempt".to_string(),
             n => format!("{n} attempts"),
@@ -57,7 +58,7 @@ const THROTTLING_CODES: [&str; 6] = [
 
 /// Turns what is left of a request after its last attempt into one clear error. `doing`
 /// says what was attempted, e.g. "reading s3://bucket/key".
-fn failure<E: ProvideErrorMetadata + std::fmt::Debug>(
+pub(crate) fn failure<E: ProvideErrorMetadata + std::fmt::Debug>(
     e: &SdkError<E, HttpResponse>,
     doing: &str,
     policy: &Policy,
@@ -188,25 +189,7 @@ async fn get_once(
         .key(key)
         .send()
         .await
-        .map_err(|e| {
-            Fetch::Failed(
-                if matches!(&e, SdkError::ServiceError(s) if s.err().is_no_such_key())
-                    || e.code() == Some("NoSuchKey")
-                {
-                    ApiError::new(
-                        ErrorCode::ObjectNotFound,
-                        format!("s3://{bucket}/{key} does not exist"),
-                    )
-                } else if e.code() == Some("AccessDenied") {
-                    ApiError::new(
-                        ErrorCode::StorageError,
-                        format!("access to s3://{bucket}/{key} was denied to the function"),
-                    )
-                } else {
-                    failure(&e, &format!("reading s3://{bucket}/{key}"), policy)
-                },
-            )
-        })?;
+        .map_err(|e| Fetch::Failed(not_found_or(&e, bucket, key, policy)))?;
     let declared = resp.content_length().unwrap_or(0).max(0) as u64;
     if declared > max_bytes {
         return Err(Fetch::Failed(ApiError::new(
@@ -259,6 +242,31 @@ async fn get_once(
         }));
     }
     Ok(out)
+}
+
+/// What a failed GET of `key` is: 404 `object_not_found` for a missing object, access
+/// denied said plainly, else [`failure`].
+pub(crate) fn not_found_or(
+    e: &SdkError<aws_sdk_s3::operation::get_object::GetObjectError, HttpResponse>,
+    bucket: &str,
+    key: &str,
+    policy: &Policy,
+) -> ApiError {
+    if matches!(e, SdkError::ServiceError(s) if s.err().is_no_such_key())
+        || e.code() == Some("NoSuchKey")
+    {
+        ApiError::new(
+            ErrorCode::ObjectNotFound,
+            format!("s3://{bucket}/{key} does not exist"),
+        )
+    } else if e.code() == Some("AccessDenied") {
+        ApiError::new(
+            ErrorCode::StorageError,
+            format!("access to s3://{bucket}/{key} was denied to the function"),
+        )
+    } else {
+        failure(e, &format!("reading s3://{bucket}/{key}"), policy)
+    }
 }
 
 /// Writes an object in one request: S3 makes it visible whole or not at all, so a request

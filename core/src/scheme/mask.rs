@@ -31,9 +31,7 @@ use crate::par::*;
 use crate::random;
 #[cfg(feature = "kat")]
 use crate::scheme::interface::Key;
-use crate::scheme::interface::{
-    ComputeUnit, Expect, Integrity, KeyKind, KeyMaterial, SchemeImpl,
-};
+use crate::scheme::interface::{ComputeUnit, Expect, Integrity, KeyKind, KeyMaterial, SchemeImpl};
 
 impl Scheme {
     /// Additive XChaCha20 masking with a homomorphic MAC: the default.

@@ -13,8 +13,8 @@ mod interface;
 mod mask;
 pub mod shuffle;
 
-pub use interface::{Expect, Integrity, Key};
 pub(crate) use interface::{ComputeUnit, KeyKind, SchemeImpl};
+pub use interface::{Expect, Integrity, Key};
 
 use crate::error::{Error, Result};
 use crate::format::{Container, Scheme};

@@ -20,9 +20,7 @@ use crate::format::{Container, ContainerRef, Header, KeyId, Scheme, ValueRange};
 use crate::op::Op;
 #[allow(unused_imports)]
 use crate::par::*;
-use crate::scheme::interface::{
-    ComputeUnit, Expect, Integrity, KeyKind, KeyMaterial, SchemeImpl,
-};
+use crate::scheme::interface::{ComputeUnit, Expect, Integrity, KeyKind, KeyMaterial, SchemeImpl};
 
 impl Scheme {
     /// Public-key lattice encryption (BFV): devices encrypt with the public key.

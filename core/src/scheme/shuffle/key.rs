@@ -155,7 +155,8 @@ impl KeyMaterial for ShuffleKey {
                 "the ciphertext was scrambled with another block layout".into(),
             ));
         }
-        let mut values = values_in_range(h, &c.payload, h.shape.samples()).map_err(|_| Error::Verification)?;
+        let mut values =
+            values_in_range(h, &c.payload, h.shape.samples()).map_err(|_| Error::Verification)?;
         let plain = self
             .permutation(h.shape)?
             .decrypt(&values)

@@ -20,9 +20,7 @@ use crate::error::{Error, Result};
 use crate::format::{Container, ContainerRef, Header, KeyId, Scheme, ValueRange};
 use crate::op::Op;
 use crate::packing;
-use crate::scheme::interface::{
-    ComputeUnit, Expect, Integrity, KeyKind, KeyMaterial, SchemeImpl,
-};
+use crate::scheme::interface::{ComputeUnit, Expect, Integrity, KeyKind, KeyMaterial, SchemeImpl};
 use values::values_in_range;
 
 impl Scheme {
@@ -133,10 +131,10 @@ impl SchemeImpl for Shuffle {
     ) -> Result<()> {
         match op {
             Op::Sub => {
-                let va = values_in_range(&a.header, a.payload, samples)
-                    .map_err(|e| e.in_input("A"))?;
-                let vb = values_in_range(&b.header, b.payload, samples)
-                    .map_err(|e| e.in_input("B"))?;
+                let va =
+                    values_in_range(&a.header, a.payload, samples).map_err(|e| e.in_input("A"))?;
+                let vb =
+                    values_in_range(&b.header, b.payload, samples).map_err(|e| e.in_input("B"))?;
                 let mask = (1i32 << result.modulus_bits) - 1;
                 let d: Vec<u16> = va
                     .iter()
