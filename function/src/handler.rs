@@ -281,7 +281,7 @@ fn parse_request(
             if !request.part_numbers().is_empty() {
                 return Err(ApiError::new(
                     ErrorCode::BadRequest,
-                    format!("a {{\"part\": i}} source belongs in a framed body (Content-Type: {}); a JSON body sends a container as {{\"inline\": BASE64}}", framed::MEDIA_TYPE),
+                    format!("a {{\"part\": i}} source belongs in a framed body (Content-Type: {}); a JSON document sends a container as {{\"inline\": BASE64}}", framed::MEDIA_TYPE),
                 ));
             }
             Ok((request, Vec::new()))
@@ -309,9 +309,54 @@ async fn diff(
         .iter()
         .any(|v| v.to_str().is_ok_and(framed::accepts));
     let body = body_bytes(req.into_body());
-    let mut timing = Timing::default();
     let t = Instant::now();
     let (request, parts) = parse_request(form, &body)?;
+    let (mut response, result) =
+        compute(app, request, &body, &parts, answer_framed, request_id, t).await?;
+    if response.result == ResultLocation::Part(0) {
+        // The document's timing cannot include the framing it is part of: the copy of the
+        // result into the body is measured only as far as the JSON.
+        response.server_ms = ms(started);
+        let body = response.to_framed(&result);
+        return Ok(framed_response(body, request_id));
+    }
+    response.server_ms = ms(started);
+    let body = serde_json::to_string(&response)
+        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+    Ok(json_response(StatusCode::OK, body, request_id))
+}
+
+/// A diff request document as the payload of a direct invocation ([`crate::invoke`]):
+/// the JSON body of `POST /diff`, under the same size limit and parsing rules, answered
+/// with the same document (the result inline as base64, or in S3).
+pub(crate) async fn diff_document(
+    app: &App,
+    document: Bytes,
+    request_id: &str,
+    started: Instant,
+) -> Result<DiffResponse, ApiError> {
+    let t = Instant::now();
+    let (request, parts) = parse_request(BodyForm::Json, &document)?;
+    let (mut response, _) = compute(app, request, &document, &parts, false, request_id, t).await?;
+    response.server_ms = ms(started);
+    Ok(response)
+}
+
+/// Everything after parsing: the op, the output location, the inputs (decoded, or fetched
+/// from S3), the verified result, and where it goes. The answer's `result` is
+/// `ResultLocation::Part(0)` when `answer_framed` and the result is not in S3; the result
+/// is then returned beside the answer (empty otherwise). `decode_started` is when parsing
+/// began (it counts as decoding); `server_ms` is left for the caller to set.
+async fn compute(
+    app: &App,
+    request: DiffRequest,
+    body: &Bytes,
+    parts: &[std::ops::Range<usize>],
+    answer_framed: bool,
+    request_id: &str,
+    decode_started: Instant,
+) -> Result<(DiffResponse, Vec<u8>), ApiError> {
+    let mut timing = Timing::default();
     let op_name = request.op_name();
     let op = Op::from_name(op_name).ok_or_else(|| {
         ApiError::new(
@@ -340,7 +385,7 @@ async fn diff(
     let part = |i: usize| body.slice(parts[i].clone());
     let a = decode(a, "A", part)?;
     let b = decode(b, "B", part)?;
-    timing.decode_ms = ms(t);
+    timing.decode_ms = ms(decode_started);
 
     let t = Instant::now();
     let (a, b) = tokio::try_join!(fetch(app, a, "A"), fetch(app, b, "B"))?;
@@ -387,6 +432,7 @@ async fn diff(
         None => {
             let t = Instant::now();
             let encoded = base64::engine::general_purpose::STANDARD.encode(&result);
+            result = Vec::new();
             timing.encode_ms = ms(t);
             ResultLocation::Inline(encoded)
         }
@@ -405,19 +451,8 @@ async fn diff(
         request_id: request_id.to_string(),
         warning: header.scheme().warning().map(str::to_string),
     };
-    if response.result == ResultLocation::Part(0) {
-        // The document's timing cannot include the framing it is part of: the copy of the
-        // result into the body is measured only as far as the JSON.
-        response.timing.encode_ms += ms(t);
-        response.server_ms = ms(started);
-        let body = response.to_framed(&result);
-        return Ok(framed_response(body, request_id));
-    }
     response.timing.encode_ms += ms(t);
-    response.server_ms = ms(started);
-    let body = serde_json::to_string(&response)
-        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
-    Ok(json_response(StatusCode::OK, body, request_id))
+    Ok((response, result))
 }
 
 /// Computes `op(a, b)` and verifies the result before anything publishes it: it must parse
@@ -559,10 +594,15 @@ fn framed_response(body: Vec<u8>, request_id: &str) -> Response<Body> {
         .expect("static headers are valid")
 }
 
-fn error_response(e: &ApiError, request_id: &str) -> Response<Body> {
+/// A server-side failure (5xx) is logged as a warning; a refusal is the caller's business.
+pub(crate) fn log_failure(e: &ApiError, request_id: &str) {
     if e.status() >= 500 {
         tracing::warn!(request_id, code = e.code.as_str(), message = %e.message, "request failed");
     }
+}
+
+pub(crate) fn error_response(e: &ApiError, request_id: &str) -> Response<Body> {
+    log_failure(e, request_id);
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = json_response(status, e.body(request_id), request_id);
     if e.code == ErrorCode::StorageThrottled {
