@@ -73,6 +73,9 @@ setsid cargo lambda watch --locked -A 127.0.0.1 -P "$watch_port" --bin picrypt-f
 watch_pid=$!
 pids+=($watch_pid)
 export PICRYPT_E2E_LAMBDA_URL="http://127.0.0.1:$watch_port/lambda-url/picrypt-function"
+# The emulator's Lambda Invoke API (POST /2015-03-31/functions/picrypt-function/invocations),
+# for direct invocations (cli/tests/invoke.rs: AWS_ENDPOINT_URL_LAMBDA, aws lambda invoke).
+export PICRYPT_E2E_LAMBDA_ENDPOINT="http://127.0.0.1:$watch_port"
 for _ in $(seq 1 300); do
     curl -sf -m 5 "$PICRYPT_E2E_LAMBDA_URL/health" >/dev/null 2>&1 && break
     sleep 1

@@ -57,7 +57,7 @@ pub fn run(
         &format!("two {} images", ct_before.header().shape()),
     );
     let (a, b) = (ct_before.to_bytes(), ct_after.to_bytes());
-    let result = if remote.url.is_some() {
+    let result = if remote.is_remote() {
         remote::subtract(op, &a, &b, remote)?
     } else {
         let t = Instant::now();
