@@ -30,7 +30,7 @@ use crate::handler::{self, App};
 pub enum Answer {
     /// To an HTTP event: the HTTP response, in the payload format 2.0 response shape
     /// (`statusCode`, `headers`, `body`, `isBase64Encoded`).
-    Http(ApiGatewayV2httpResponse),
+    Http(Box<ApiGatewayV2httpResponse>),
     /// To a direct invocation: the answer document, as JSON text.
     Direct(Box<RawValue>),
 }
@@ -60,7 +60,7 @@ pub async fn invoke(app: &App, event: LambdaEvent<Box<RawValue>>) -> Answer {
         Shape::Http => match lambda_http::request::from_str(payload.get()) {
             Ok(request) => {
                 let response = handler::handle(app, request.with_lambda_context(context)).await;
-                Answer::Http(http_answer(response))
+                Answer::Http(Box::new(http_answer(response)))
             }
             Err(e) => {
                 let request_id = request_id(&context.request_id);
@@ -69,7 +69,10 @@ pub async fn invoke(app: &App, event: LambdaEvent<Box<RawValue>>) -> Answer {
                     format!("an HTTP event (it has requestContext.http) that is not a Function URL or HTTP API payload format 2.0 event: {e}"),
                 );
                 log(&request_id, "http", e.status(), started);
-                Answer::Http(http_answer(handler::error_response(&e, &request_id)))
+                Answer::Http(Box::new(http_answer(handler::error_response(
+                    &e,
+                    &request_id,
+                ))))
             }
         },
         shape => {
