@@ -17,7 +17,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 cat <<'PLAN'
 PICRYPT tests. From a fresh clone on a 2-core machine the whole run takes about 55 minutes
 (docs/PERFORMANCE.md, "The test command", has each stage's time); with warm builds, about
-half that. Stages: tools; formatting and lints; the SAM template; core's feature matrix;
+half that. Stages: tools; formatting and lints; the SAM template and its state machine; core's feature matrix;
 build; core under wasm in Node; unit, property, handler, S3 and end-to-end tests against
 moto and cargo lambda watch; the page in headless Chromium; load; the Python reference;
 the README's blocks; the arm64 Lambda build; the fuzz smoke.
@@ -31,17 +31,20 @@ say "formatting and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-say "SAM template (cfn-lint, and the function's permissions: tests/template_check.py)"
+say "SAM template (cfn-lint; the function's and the fan-out's permissions: tests/template_check.py; the state machine: tests/asl/check.mjs)"
 cfn-lint template.yaml
 # Every parameter combination that changes the resources: IAM or public mode, with and
-# without a concurrency cap (public mode without one is refused by the template's rule).
+# without a concurrency cap (public mode without one is refused by the template's rule),
+# and the Step Functions fan-out on (it needs the bucket: IAM mode only).
 for params in "FunctionUrlAuthType=AWS_IAM ReservedConcurrency=0" "FunctionUrlAuthType=AWS_IAM ReservedConcurrency=5" \
-    "FunctionUrlAuthType=NONE ReservedConcurrency=5"; do
+    "FunctionUrlAuthType=NONE ReservedConcurrency=5" "FanOut=step-functions ReservedConcurrency=0" \
+    "FanOut=step-functions ReservedConcurrency=5 FanOutMaxConcurrency=5"; do
     # shellcheck disable=SC2086
     cfn-lint template.yaml --parameters $params
 done
-echo "template.yaml: no cfn-lint findings, by default and with each auth type and concurrency"
+echo "template.yaml: no cfn-lint findings, by default and with each auth type, concurrency and fan-out"
 python3 tests/template_check.py
+node tests/asl/check.mjs
 
 say "picrypt-core's features, each alone and in the sets consumers use, native and wasm32 (tests/features.sh)"
 bash tests/features.sh
@@ -73,6 +76,9 @@ setsid cargo lambda watch --locked -A 127.0.0.1 -P "$watch_port" --bin picrypt-f
 watch_pid=$!
 pids+=($watch_pid)
 export PICRYPT_E2E_LAMBDA_URL="http://127.0.0.1:$watch_port/lambda-url/picrypt-function"
+# The emulator's Lambda Invoke API (POST /2015-03-31/functions/picrypt-function/invocations),
+# for direct invocations (cli/tests/invoke.rs: AWS_ENDPOINT_URL_LAMBDA, aws lambda invoke).
+export PICRYPT_E2E_LAMBDA_ENDPOINT="http://127.0.0.1:$watch_port"
 for _ in $(seq 1 300); do
     curl -sf -m 5 "$PICRYPT_E2E_LAMBDA_URL/health" >/dev/null 2>&1 && break
     sleep 1

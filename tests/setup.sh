@@ -12,7 +12,9 @@
 #                  tests, ffmpeg for `picrypt sequence`'s video tests (apt-get, as root or sudo)
 #   npm            playwright-core, at the version of tests/browser/package-lock.json, into
 #                  tests/browser/node_modules (it drives Debian's chromium; it downloads no
-#                  browser of its own)
+#                  browser of its own); asl-validator, at the version of
+#                  tests/asl/package-lock.json, into tests/asl/node_modules (it validates
+#                  the fan-out state machine)
 # Usage: bash tests/setup.sh   (tests/run.sh runs it first; source-able: it sets PATH)
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -35,6 +37,7 @@ command -v chromium >/dev/null || missing+=("Debian package chromium (apt-get), 
 command -v ffmpeg >/dev/null || missing+=("Debian package ffmpeg (apt-get), for the video tests of picrypt sequence")
 command -v node >/dev/null || { echo "node not found: the browser tests need Node.js 20 or later" >&2; exit 1; }
 [ -d "$root/tests/browser/node_modules/playwright-core" ] || missing+=("npm package playwright-core into tests/browser/node_modules")
+[ -d "$root/tests/asl/node_modules/asl-validator" ] || missing+=("npm package asl-validator into tests/asl/node_modules")
 if [ ${#missing[@]} -gt 0 ]; then
     echo "tests/setup.sh will install:"
     printf '  - %s\n' "${missing[@]}" | sort -u
@@ -68,3 +71,5 @@ command -v chromium >/dev/null || apt_install chromium
 command -v ffmpeg >/dev/null || apt_install ffmpeg
 [ -d "$root/tests/browser/node_modules/playwright-core" ] ||
     npm ci --prefix "$root/tests/browser" --no-audit --no-fund --loglevel=error
+[ -d "$root/tests/asl/node_modules/asl-validator" ] ||
+    npm ci --prefix "$root/tests/asl" --no-audit --no-fund --loglevel=error

@@ -258,6 +258,16 @@ pub struct ErrorDetail {
         description = "The request id, also in the x-request-id header (the Lambda request id under Lambda)"
     )]
     pub request_id: Option<String>,
+    /// The code's HTTP status, in the answer to a direct invocation only (docs/API.md,
+    /// "Direct invocation"): an invocation's answer has no status line, and a caller such
+    /// as Step Functions branches on this field. An HTTP answer carries it in its status
+    /// line and not here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        range(min = 400, max = 599),
+        description = "The HTTP status of the code: only in answers to a direct invocation, which have no status line"
+    )]
+    pub status: Option<u16>,
 }
 
 impl ErrorBody {
@@ -272,8 +282,21 @@ impl ErrorBody {
                 code: code.as_str().to_string(),
                 message: message.into(),
                 request_id: Some(request_id.into()),
+                status: None,
             },
         }
+    }
+
+    /// The answer to a direct invocation: the same body, with the code's HTTP status in
+    /// `status`.
+    pub fn for_invocation(
+        code: ErrorCode,
+        message: impl Into<String>,
+        request_id: impl Into<String>,
+    ) -> ErrorBody {
+        let mut body = ErrorBody::new(code, message, request_id);
+        body.error.status = Some(code.status());
+        body
     }
 
     /// The body as JSON text, as the function sends it.
@@ -323,6 +346,16 @@ mod tests {
         assert_eq!(back, body);
         assert_eq!(back.error.error_code(), Some(ErrorCode::KeyForbidden));
         assert_eq!(back.error.error_code().unwrap().status(), 403);
+        // A direct invocation's answer names the status, after the request id.
+        let direct = ErrorBody::for_invocation(ErrorCode::KeyForbidden, "m", "r-1");
+        assert_eq!(
+            direct.to_json(),
+            r#"{"error":{"code":"key_forbidden","message":"m","request_id":"r-1","status":403}}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<ErrorBody>(&direct.to_json()).unwrap(),
+            direct
+        );
     }
 
     #[test]

@@ -44,6 +44,21 @@ pub fn fits_one_invocation_framed(bytes: usize) -> bool {
     fits_one_invocation(framed_event_bytes(bytes))
 }
 
+/// Largest payload a client sends in one direct invocation (the Lambda Invoke API:
+/// `picrypt --function-name`, `aws lambda invoke`, Step Functions). There the payload *is*
+/// the JSON request document, with no event around it and never base64, so this is
+/// Lambda's own limit and nothing else: Lambda refuses a larger request before the
+/// function runs (`RequestEntityTooLargeException: Request must be smaller than 6291456
+/// bytes for the InvokeFunction operation`), read literally as at most 6 291 455 bytes.
+/// The function itself refuses a payload over [`MAX_REQUEST_BYTES`], as it does a body.
+pub const MAX_INVOKE_PAYLOAD_BYTES: usize = MAX_REQUEST_BYTES - 1;
+
+/// Whether a client should send a request document of `bytes` bytes in one direct
+/// invocation: at most [`MAX_INVOKE_PAYLOAD_BYTES`].
+pub fn fits_one_direct_invocation(bytes: usize) -> bool {
+    bytes <= MAX_INVOKE_PAYLOAD_BYTES
+}
+
 /// Largest response body Lambda returns synchronously: 6 MiB, like a request.
 pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;
 
@@ -162,6 +177,10 @@ mod tests {
         assert!(fits_one_invocation(MAX_SENT_REQUEST_BYTES));
         assert!(!fits_one_invocation(MAX_SENT_REQUEST_BYTES + 1));
         const { assert!(MAX_SENT_REQUEST_BYTES < MAX_REQUEST_BYTES) };
+        // A direct invocation has no event around the document: 64 KiB more than a URL.
+        assert!(fits_one_direct_invocation(6_291_455));
+        assert!(!fits_one_direct_invocation(6_291_456));
+        const { assert!(MAX_INVOKE_PAYLOAD_BYTES > MAX_SENT_REQUEST_BYTES) };
         assert!(fits_inline(0));
         assert!(fits_inline(max));
         assert!(!fits_inline(max + 1));

@@ -8,15 +8,22 @@ use clap::ValueEnum;
 use picrypt_core::render::{self, RenderMode};
 use picrypt_core::Op;
 
-/// Where the subtraction runs: in this process, or on a function.
+/// Where the subtraction runs: in this process, or on a function (at a URL, or a Lambda
+/// function invoked directly).
 #[derive(clap::Args, Clone, Default)]
 pub struct RemoteArgs {
     /// Subtract on the function at this base URL (the CLI posts to URL/diff), e.g.
     /// http://127.0.0.1:9000/lambda-url/picrypt-function under cargo lambda watch.
-    #[arg(long)]
+    #[arg(long, group = "function")]
     pub url: Option<String>,
+    /// Subtract on this Lambda function, invoked directly (the Invoke API, SigV4-signed by
+    /// the AWS SDK): its name, ARN or NAME:ALIAS. AWS_ENDPOINT_URL_LAMBDA (or
+    /// AWS_ENDPOINT_URL) names another endpoint, e.g. http://127.0.0.1:9000 for cargo
+    /// lambda watch.
+    #[arg(long, value_name = "NAME", group = "function")]
+    pub function_name: Option<String>,
     /// Upload the ciphertexts to this S3 bucket and pass their keys (for large images).
-    #[arg(long, value_name = "BUCKET", requires = "url")]
+    #[arg(long, value_name = "BUCKET", requires = "function")]
     pub s3_bucket: Option<String>,
     /// Key prefix for uploads (a folder: `picrypt` means `picrypt/`); must lie under the
     /// function's PICRYPT_PREFIX.
@@ -55,13 +62,35 @@ impl RemoteArgs {
         Duration::from_secs(self.timeout)
     }
 
+    /// Whether the subtraction runs on a function rather than in this process.
+    pub fn is_remote(&self) -> bool {
+        self.url.is_some() || self.function_name.is_some()
+    }
+
+    /// Where the subtraction runs, for reports: the URL, `lambda:NAME`, or `in process`.
+    pub fn place(&self) -> String {
+        match (&self.url, &self.function_name) {
+            (Some(url), _) => url.clone(),
+            (None, Some(name)) => format!("lambda:{name}"),
+            (None, None) => "in process".to_string(),
+        }
+    }
+
     /// Checks the remote options before any work (encrypting, uploading): the URL parses
-    /// (a loopback address without `http://` gets it), and the upload prefix is a folder
-    /// whose keys the function's rules accept. Returns the options normalised.
+    /// (a loopback address without `http://` gets it), a function name is one, and the
+    /// upload prefix is a folder whose keys the function's rules accept. Returns the
+    /// options normalised.
     pub fn checked(&self) -> Result<RemoteArgs> {
         let mut out = self.clone();
         if let Some(url) = &self.url {
             out.url = Some(normalize_url(url)?);
+        }
+        if let Some(name) = &self.function_name {
+            let name = name.trim();
+            if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                bail!("--function-name {name:?} is not a Lambda function name, ARN or NAME:ALIAS");
+            }
+            out.function_name = Some(name.to_string());
         }
         if self.s3_bucket.as_deref() == Some("") {
             bail!("--s3-bucket is empty: name the bucket the function uses");

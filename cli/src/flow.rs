@@ -58,7 +58,7 @@ pub fn run(
         &format!("two {} images", ct_before.header().shape()),
     );
     let (a, b) = (ct_before.into_bytes(), ct_after.into_bytes());
-    let checked = if remote.url.is_some() {
+    let checked = if remote.is_remote() {
         let result = remote::subtract(op, &a, &b, remote)?;
         let t = Instant::now();
         let checked = verify::check_result(op, &a, &b, &result).context("the function's result")?;

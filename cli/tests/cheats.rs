@@ -4,6 +4,9 @@
 //!
 //! * `run --url` (encrypt, subtract remotely, check, decrypt in one command);
 //! * `diff --url` then `decrypt` (the pair must refuse; each case says which step does);
+//! * the same two through `--function-name` (the Lambda Invoke API, which the cheat server
+//!   answers too): every mask cheat inline and every S3 cheat, so the direct-invocation
+//!   path is checked as strictly;
 //! * `decrypt --expect A B` of exactly what the cheat served;
 //! * for bfv, `decrypt` without `--expect`, which refuses every bfv result, honest or not.
 //!
@@ -14,6 +17,7 @@
 //! test's directory. The honest function must work through the same wrapper, giving
 //! exactly before − after.
 
+use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -50,6 +54,18 @@ enum Transport {
     /// `--s3-bucket`: inputs uploaded, the result asked for at an S3 key.
     S3,
 }
+
+/// Which way the client reaches the function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Via {
+    /// `--url`: `POST URL/diff`.
+    Url,
+    /// `--function-name`: the Lambda Invoke API (`AWS_ENDPOINT_URL_LAMBDA` = the server).
+    Invoke,
+}
+
+/// The function name the client invokes (the cheat server answers any).
+const FUNCTION_NAME: &str = "picrypt-cheat";
 
 /// The step of `diff` + `decrypt` that refuses a cheat.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -180,8 +196,11 @@ struct Case {
     dir: TempDir,
     scheme: Scheme,
     transport: Transport,
+    via: Via,
     key: PathBuf,
     s3: Option<S3>,
+    /// With [`Via::Invoke`]: the cheat server the next command invokes.
+    lambda_endpoint: RefCell<Option<String>>,
 }
 
 /// A before/after pair: a textured background, a square that moved, and one corner that
@@ -200,6 +219,10 @@ fn scene(square_x: u32, corner: [u8; 3]) -> RgbImage {
 
 impl Case {
     fn new(scheme: Scheme, transport: Transport, with_bucket: bool) -> Case {
+        Case::via(scheme, transport, Via::Url, with_bucket)
+    }
+
+    fn via(scheme: Scheme, transport: Transport, via: Via, with_bucket: bool) -> Case {
         let s3 = (transport == Transport::S3 || with_bucket).then(|| {
             let server = s3_server();
             let bucket = tokio::runtime::Runtime::new()
@@ -211,8 +234,10 @@ impl Case {
             dir: TempDir::new().unwrap(),
             scheme,
             transport,
+            via,
             key: key(scheme),
             s3,
+            lambda_endpoint: RefCell::new(None),
         };
         scene(3, [255, 0, 128]).save(case.p("before.png")).unwrap();
         scene(14, [0, 255, 128]).save(case.p("after.png")).unwrap();
@@ -245,6 +270,10 @@ impl Case {
             cmd.envs(AWS_TEST_ENV)
                 .env("AWS_ENDPOINT_URL", &s3.server.endpoint);
         }
+        if let Some(endpoint) = self.lambda_endpoint.borrow().as_deref() {
+            cmd.envs(AWS_TEST_ENV)
+                .env("AWS_ENDPOINT_URL_LAMBDA", endpoint);
+        }
         cmd
     }
 
@@ -275,7 +304,13 @@ impl Case {
     /// otherwise delete each result once used, and a replayed older answer must point at an
     /// object that is really there (and the cheating server reads what it served).
     fn remote(&self, server: &CheatServer) -> Vec<String> {
-        let mut args = vec!["--url".to_string(), server.url().to_string()];
+        let mut args = match self.via {
+            Via::Url => vec!["--url".to_string(), server.url().to_string()],
+            Via::Invoke => {
+                *self.lambda_endpoint.borrow_mut() = Some(server.url().to_string());
+                vec!["--function-name".to_string(), FUNCTION_NAME.to_string()]
+            }
+        };
         if self.transport == Transport::S3 {
             let bucket = &self.s3.as_ref().unwrap().bucket;
             args.extend(
@@ -314,6 +349,14 @@ impl Case {
         let mut args = ["diff", a, b, "-o", out].map(String::from).to_vec();
         args.extend(self.remote(server));
         args
+    }
+
+    /// Where the report says the subtraction ran.
+    fn place(&self, server: &CheatServer) -> String {
+        match self.via {
+            Via::Url => format!("on {}", server.url()),
+            Via::Invoke => format!("on Lambda function {FUNCTION_NAME}"),
+        }
     }
 
     fn decrypt_args(&self, ct: &str, out: &str, expect: bool) -> Vec<String> {
@@ -434,8 +477,8 @@ fn expected_difference(before: &Path, after: &Path) -> Vec<i16> {
 }
 
 /// Every path against a function that cheats as `cheat`.
-fn check(scheme: Scheme, cheat: Cheat, transport: Transport) {
-    let case = Case::new(scheme, transport, Cheat::S3.contains(&cheat));
+fn check(scheme: Scheme, cheat: Cheat, transport: Transport, via: Via) {
+    let case = Case::via(scheme, transport, via, Cheat::S3.contains(&cheat));
     let spec = spec(scheme, cheat, transport);
 
     // 1. `run --url`: one command, refused whichever check catches the cheat.
@@ -448,7 +491,7 @@ fn check(scheme: Scheme, cheat: Cheat, transport: Transport) {
         match spec.refused_by {
             None => {
                 let stdout = case.ok(&run);
-                assert!(stdout.contains(&format!("on {}", server.url())), "{stdout}");
+                assert!(stdout.contains(&case.place(&server)), "{stdout}");
                 case.assert_difference("out.npy");
             }
             Some(_) => {
@@ -612,67 +655,103 @@ fn assert_forgery(scheme: Scheme, cheat: Cheat, served: &[u8], honest: &[u8], a:
 }
 
 macro_rules! cases {
-    ($($(#[$attr:meta])* $name:ident: $scheme:ident, $cheat:ident, $transport:ident;)*) => {
+    ($($(#[$attr:meta])* $name:ident: $scheme:ident, $cheat:ident, $transport:ident, $via:ident;)*) => {
         /// Every case below, for the coverage check.
-        const CASES: &[(Scheme, Cheat, Transport)] =
-            &[$((Scheme::$scheme, Cheat::$cheat, Transport::$transport)),*];
+        const CASES: &[(Scheme, Cheat, Transport, Via)] =
+            &[$((Scheme::$scheme, Cheat::$cheat, Transport::$transport, Via::$via)),*];
         $(
             #[test]
             $(#[$attr])*
             fn $name() {
-                check(Scheme::$scheme, Cheat::$cheat, Transport::$transport);
+                check(Scheme::$scheme, Cheat::$cheat, Transport::$transport, Via::$via);
             }
         )*
     };
 }
 
 cases! {
-    mask_honest: Mask, Honest, Inline;
-    mask_swap_inputs: Mask, SwapInputs, Inline;
-    mask_self_diff: Mask, SelfDiff, Inline;
-    mask_cancelling_forgery: Mask, CancellingForgery, Inline;
-    mask_other_pair: Mask, OtherPair, Inline;
-    mask_replay: Mask, Replay, Inline;
-    mask_return_a: Mask, ReturnA, Inline;
-    mask_negation: Mask, Negation, Inline;
-    mask_plus_ab: Mask, PlusAB, Inline;
-    mask_tamper_payload: Mask, TamperPayload, Inline;
-    mask_tamper_tag: Mask, TamperTag, Inline;
-    mask_tamper_terms: Mask, TamperTerms, Inline;
+    mask_honest: Mask, Honest, Inline, Url;
+    mask_swap_inputs: Mask, SwapInputs, Inline, Url;
+    mask_self_diff: Mask, SelfDiff, Inline, Url;
+    mask_cancelling_forgery: Mask, CancellingForgery, Inline, Url;
+    mask_other_pair: Mask, OtherPair, Inline, Url;
+    mask_replay: Mask, Replay, Inline, Url;
+    mask_return_a: Mask, ReturnA, Inline, Url;
+    mask_negation: Mask, Negation, Inline, Url;
+    mask_plus_ab: Mask, PlusAB, Inline, Url;
+    mask_tamper_payload: Mask, TamperPayload, Inline, Url;
+    mask_tamper_tag: Mask, TamperTag, Inline, Url;
+    mask_tamper_terms: Mask, TamperTerms, Inline, Url;
 
-    bfv_honest: Bfv, Honest, Inline;
-    bfv_swap_inputs: Bfv, SwapInputs, Inline;
-    bfv_other_pair: Bfv, OtherPair, Inline;
-    bfv_return_a: Bfv, ReturnA, Inline;
-    bfv_key_leak: Bfv, BfvKeyLeak, Inline;
-    bfv_fresh_leak: Bfv, BfvFreshLeak, Inline;
-    bfv_replay: Bfv, Replay, Inline;
-    bfv_tamper_payload: Bfv, TamperPayload, Inline;
+    bfv_honest: Bfv, Honest, Inline, Url;
+    bfv_swap_inputs: Bfv, SwapInputs, Inline, Url;
+    bfv_other_pair: Bfv, OtherPair, Inline, Url;
+    bfv_return_a: Bfv, ReturnA, Inline, Url;
+    bfv_key_leak: Bfv, BfvKeyLeak, Inline, Url;
+    bfv_fresh_leak: Bfv, BfvFreshLeak, Inline, Url;
+    bfv_replay: Bfv, Replay, Inline, Url;
+    bfv_tamper_payload: Bfv, TamperPayload, Inline, Url;
 
-    s3_mask_honest: Mask, Honest, S3;
-    s3_mask_other_key: Mask, S3OtherKey, S3;
-    s3_mask_other_bucket: Mask, S3OtherBucket, S3;
-    s3_mask_replaced_after: Mask, S3ReplacedAfter, S3;
-    s3_mask_swap_inputs: Mask, SwapInputs, S3;
-    s3_mask_replay: Mask, Replay, S3;
-    s3_mask_tamper_payload: Mask, TamperPayload, S3;
-    s3_bfv_honest: Bfv, Honest, S3;
-    s3_bfv_other_key: Bfv, S3OtherKey, S3;
-    s3_bfv_other_bucket: Bfv, S3OtherBucket, S3;
-    s3_bfv_replaced_after: Bfv, S3ReplacedAfter, S3;
-    s3_bfv_key_leak: Bfv, BfvKeyLeak, S3;
+    s3_mask_honest: Mask, Honest, S3, Url;
+    s3_mask_other_key: Mask, S3OtherKey, S3, Url;
+    s3_mask_other_bucket: Mask, S3OtherBucket, S3, Url;
+    s3_mask_replaced_after: Mask, S3ReplacedAfter, S3, Url;
+    s3_mask_swap_inputs: Mask, SwapInputs, S3, Url;
+    s3_mask_replay: Mask, Replay, S3, Url;
+    s3_mask_tamper_payload: Mask, TamperPayload, S3, Url;
+    s3_bfv_honest: Bfv, Honest, S3, Url;
+    s3_bfv_other_key: Bfv, S3OtherKey, S3, Url;
+    s3_bfv_other_bucket: Bfv, S3OtherBucket, S3, Url;
+    s3_bfv_replaced_after: Bfv, S3ReplacedAfter, S3, Url;
+    s3_bfv_key_leak: Bfv, BfvKeyLeak, S3, Url;
 
     // The S3 cheats on an inline request: an S3 location where inline was asked for, or
     // the replaced object's bytes inline.
-    s3_cheat_on_inline_other_key: Mask, S3OtherKey, Inline;
-    s3_cheat_on_inline_other_bucket: Mask, S3OtherBucket, Inline;
-    s3_cheat_on_inline_replaced_after: Mask, S3ReplacedAfter, Inline;
+    s3_cheat_on_inline_other_key: Mask, S3OtherKey, Inline, Url;
+    s3_cheat_on_inline_other_bucket: Mask, S3OtherBucket, Inline, Url;
+    s3_cheat_on_inline_replaced_after: Mask, S3ReplacedAfter, Inline, Url;
+
+    // Through --function-name (the Invoke API): every mask cheat inline, the bfv
+    // forgeries no header check can see without recomputing, and every S3 cheat.
+    invoke_mask_honest: Mask, Honest, Inline, Invoke;
+    invoke_mask_swap_inputs: Mask, SwapInputs, Inline, Invoke;
+    invoke_mask_self_diff: Mask, SelfDiff, Inline, Invoke;
+    invoke_mask_cancelling_forgery: Mask, CancellingForgery, Inline, Invoke;
+    invoke_mask_other_pair: Mask, OtherPair, Inline, Invoke;
+    invoke_mask_replay: Mask, Replay, Inline, Invoke;
+    invoke_mask_return_a: Mask, ReturnA, Inline, Invoke;
+    invoke_mask_negation: Mask, Negation, Inline, Invoke;
+    invoke_mask_plus_ab: Mask, PlusAB, Inline, Invoke;
+    invoke_mask_tamper_payload: Mask, TamperPayload, Inline, Invoke;
+    invoke_mask_tamper_tag: Mask, TamperTag, Inline, Invoke;
+    invoke_mask_tamper_terms: Mask, TamperTerms, Inline, Invoke;
+    invoke_bfv_key_leak: Bfv, BfvKeyLeak, Inline, Invoke;
+    invoke_bfv_fresh_leak: Bfv, BfvFreshLeak, Inline, Invoke;
+    invoke_s3_mask_honest: Mask, Honest, S3, Invoke;
+    invoke_s3_mask_other_key: Mask, S3OtherKey, S3, Invoke;
+    invoke_s3_mask_other_bucket: Mask, S3OtherBucket, S3, Invoke;
+    invoke_s3_mask_replaced_after: Mask, S3ReplacedAfter, S3, Invoke;
+    invoke_s3_mask_replay: Mask, Replay, S3, Invoke;
 }
 
 /// The cases above cover every mask cheat, every bfv cheat and every S3 cheat.
 #[test]
 fn every_cheat_is_covered() {
-    let covered = |scheme, cheat, transport| CASES.contains(&(scheme, cheat, transport));
+    let covered = |scheme, cheat, transport| CASES.contains(&(scheme, cheat, transport, Via::Url));
+    let invoked =
+        |scheme, cheat, transport| CASES.contains(&(scheme, cheat, transport, Via::Invoke));
+    for cheat in Cheat::MASK {
+        assert!(
+            invoked(Scheme::Mask, cheat, Transport::Inline),
+            "invoke {cheat:?}"
+        );
+    }
+    for cheat in Cheat::S3.into_iter().chain([Cheat::Honest]) {
+        assert!(
+            invoked(Scheme::Mask, cheat, Transport::S3),
+            "invoke S3 {cheat:?}"
+        );
+    }
     for cheat in Cheat::MASK {
         assert!(covered(Scheme::Mask, cheat, Transport::Inline), "{cheat:?}");
     }
@@ -689,7 +768,7 @@ fn every_cheat_is_covered() {
     }
     for cheat in Cheat::ALL {
         assert!(
-            CASES.iter().any(|&(_, c, _)| c == cheat),
+            CASES.iter().any(|&(_, c, _, _)| c == cheat),
             "{cheat:?} is never tested"
         );
     }

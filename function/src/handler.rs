@@ -19,7 +19,7 @@ use picrypt_api::{
 use crate::config::Config;
 use crate::error::ApiError;
 #[cfg(feature = "s3")]
-use crate::storage;
+use crate::{storage, stream};
 
 /// `Retry-After` of a `503 storage_throttled`, in seconds.
 const THROTTLED_RETRY_AFTER_SECONDS: &str = "5";
@@ -281,7 +281,7 @@ fn parse_request(
             if !request.part_numbers().is_empty() {
                 return Err(ApiError::new(
                     ErrorCode::BadRequest,
-                    format!("a {{\"part\": i}} source belongs in a framed body (Content-Type: {}); a JSON body sends a container as {{\"inline\": BASE64}}", framed::MEDIA_TYPE),
+                    format!("a {{\"part\": i}} source belongs in a framed body (Content-Type: {}); a JSON document sends a container as {{\"inline\": BASE64}}", framed::MEDIA_TYPE),
                 ));
             }
             Ok((request, Vec::new()))
@@ -309,9 +309,54 @@ async fn diff(
         .iter()
         .any(|v| v.to_str().is_ok_and(framed::accepts));
     let body = body_bytes(req.into_body());
-    let mut timing = Timing::default();
     let t = Instant::now();
     let (request, parts) = parse_request(form, &body)?;
+    let (mut response, result) =
+        compute(app, request, &body, &parts, answer_framed, request_id, t).await?;
+    if response.result == ResultLocation::Part(0) {
+        // The document's timing cannot include the framing it is part of: the copy of the
+        // result into the body is measured only as far as the JSON.
+        response.server_ms = ms(started);
+        let body = response.to_framed(&result);
+        return Ok(framed_response(body, request_id));
+    }
+    response.server_ms = ms(started);
+    let body = serde_json::to_string(&response)
+        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+    Ok(json_response(StatusCode::OK, body, request_id))
+}
+
+/// A diff request document as the payload of a direct invocation ([`crate::invoke`]):
+/// the JSON body of `POST /diff`, under the same size limit and parsing rules, answered
+/// with the same document (the result inline as base64, or in S3).
+pub(crate) async fn diff_document(
+    app: &App,
+    document: Bytes,
+    request_id: &str,
+    started: Instant,
+) -> Result<DiffResponse, ApiError> {
+    let t = Instant::now();
+    let (request, parts) = parse_request(BodyForm::Json, &document)?;
+    let (mut response, _) = compute(app, request, &document, &parts, false, request_id, t).await?;
+    response.server_ms = ms(started);
+    Ok(response)
+}
+
+/// Everything after parsing: the op, the output location, the inputs (decoded, or fetched
+/// from S3), the verified result, and where it goes. The answer's `result` is
+/// `ResultLocation::Part(0)` when `answer_framed` and the result is not in S3; the result
+/// is then returned beside the answer (empty otherwise). `decode_started` is when parsing
+/// began (it counts as decoding); `server_ms` is left for the caller to set.
+async fn compute(
+    app: &App,
+    request: DiffRequest,
+    body: &Bytes,
+    parts: &[std::ops::Range<usize>],
+    answer_framed: bool,
+    request_id: &str,
+    decode_started: Instant,
+) -> Result<(DiffResponse, Vec<u8>), ApiError> {
+    let mut timing = Timing::default();
     let op_name = request.op_name();
     let op = Op::from_name(op_name).ok_or_else(|| {
         ApiError::new(
@@ -340,10 +385,31 @@ async fn diff(
     let part = |i: usize| body.slice(parts[i].clone());
     let a = decode(a, "A", part)?;
     let b = decode(b, "B", part)?;
-    timing.decode_ms = ms(t);
+    timing.decode_ms = ms(decode_started);
 
     let t = Instant::now();
-    let (a, b) = tokio::try_join!(fetch(app, a, "A"), fetch(app, b, "B"))?;
+    let (a, b) = match (a, b) {
+        // Both in S3: streamed, in memory that does not grow with the images, whenever the
+        // result goes to S3 too.
+        #[cfg(feature = "s3")]
+        (Pending::S3(la), Pending::S3(lb)) => {
+            let opened = open_both(app, op, &la, &lb).await?;
+            let bytes = opened.result_len() as usize;
+            if let Some(key) = result_key(app, &output, output_key.as_deref(), bytes, request_id)?
+            {
+                let bucket = app.config.authorize_bucket(None)?.to_string();
+                let (header, streamed) = opened.store(&bucket, &key).await?;
+                timing.fetch_ms = streamed.fetch_ms;
+                timing.compute_ms = streamed.compute_ms;
+                timing.store_ms = streamed.store_ms;
+                let location = ResultLocation::S3 { bucket, key };
+                return Ok((answer(&header, op, location, bytes, timing, request_id), Vec::new()));
+            }
+            let (a, b) = opened.read_whole().await?;
+            (Bytes::from(a), Bytes::from(b))
+        }
+        (a, b) => tokio::try_join!(fetch(app, a, "A"), fetch(app, b, "B"))?,
+    };
     timing.fetch_ms = ms(t);
 
     let t = Instant::now();
@@ -353,28 +419,7 @@ async fn diff(
     timing.compute_ms = ms(t);
 
     let bytes = result.len();
-    let location = match (output, output_key) {
-        (_, Some(key)) => Some(key),
-        (Some(Output::Inline), _) => {
-            if !limits::fits_inline(bytes) {
-                return Err(ApiError::new(
-                    ErrorCode::ResponseTooLarge,
-                    format!("the result ({bytes} bytes) does not fit a 6 MB response inline; ask for \"output\": {{\"s3\": {{\"key\": …}}}}"),
-                ));
-            }
-            None
-        }
-        _ if limits::fits_inline(bytes) => None,
-        _ => match app.config.bucket {
-            Some(_) => Some(format!("{}results/{request_id}.picrypt", app.config.prefix)),
-            None => {
-                return Err(ApiError::new(
-                    ErrorCode::ResponseTooLarge,
-                    format!("the result ({bytes} bytes) does not fit a 6 MB response and this function has no bucket: use S3 (configure PICRYPT_BUCKET)"),
-                ))
-            }
-        },
-    };
+    let location = result_key(app, &output, output_key.as_deref(), bytes, request_id)?;
     let result_location = match location {
         Some(key) => {
             let t = Instant::now();
@@ -387,13 +432,59 @@ async fn diff(
         None => {
             let t = Instant::now();
             let encoded = base64::engine::general_purpose::STANDARD.encode(&result);
+            result = Vec::new();
             timing.encode_ms = ms(t);
             ResultLocation::Inline(encoded)
         }
     };
     let t = Instant::now();
-    let mut response = DiffResponse {
-        result: result_location,
+    let mut response = answer(&header, op, result_location, bytes, timing, request_id);
+    response.timing.encode_ms += ms(t);
+    Ok((response, result))
+}
+
+/// Where a result of `bytes` bytes goes: the key asked for, inline (`None`) when it fits
+/// or was asked for so, else a key of the function's own under `results/`.
+fn result_key(
+    app: &App,
+    output: &Option<Output>,
+    output_key: Option<&str>,
+    bytes: usize,
+    request_id: &str,
+) -> Result<Option<String>, ApiError> {
+    match (output, output_key) {
+        (_, Some(key)) => Ok(Some(key.to_string())),
+        (Some(Output::Inline), _) => {
+            if !limits::fits_inline(bytes) {
+                return Err(ApiError::new(
+                    ErrorCode::ResponseTooLarge,
+                    format!("the result ({bytes} bytes) does not fit a 6 MB response inline; ask for \"output\": {{\"s3\": {{\"key\": …}}}}"),
+                ));
+            }
+            Ok(None)
+        }
+        _ if limits::fits_inline(bytes) => Ok(None),
+        _ => match app.config.bucket {
+            Some(_) => Ok(Some(format!("{}results/{request_id}.picrypt", app.config.prefix))),
+            None => Err(ApiError::new(
+                ErrorCode::ResponseTooLarge,
+                format!("the result ({bytes} bytes) does not fit a 6 MB response and this function has no bucket: use S3 (configure PICRYPT_BUCKET)"),
+            )),
+        },
+    }
+}
+
+/// The answer document for a result with this header.
+fn answer(
+    header: &Header,
+    op: Op,
+    result: ResultLocation,
+    bytes: usize,
+    timing: Timing,
+    request_id: &str,
+) -> DiffResponse {
+    DiffResponse {
+        result,
         scheme: header.scheme().name().to_string(),
         op: op.name().to_string(),
         width: header.shape().width(),
@@ -404,20 +495,29 @@ async fn diff(
         timing,
         request_id: request_id.to_string(),
         warning: header.scheme().warning().map(str::to_string),
-    };
-    if response.result == ResultLocation::Part(0) {
-        // The document's timing cannot include the framing it is part of: the copy of the
-        // result into the body is measured only as far as the JSON.
-        response.timing.encode_ms += ms(t);
-        response.server_ms = ms(started);
-        let body = response.to_framed(&result);
-        return Ok(framed_response(body, request_id));
     }
-    response.timing.encode_ms += ms(t);
-    response.server_ms = ms(started);
-    let body = serde_json::to_string(&response)
-        .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
-    Ok(json_response(StatusCode::OK, body, request_id))
+}
+
+/// Opens two S3 inputs for a streamed diff, within the bucket and prefix.
+#[cfg(feature = "s3")]
+async fn open_both<'a>(
+    app: &'a App,
+    op: Op,
+    a: &'a S3Location,
+    b: &'a S3Location,
+) -> Result<stream::Opened<'a>, ApiError> {
+    let bucket_a = app.config.authorize_bucket(a.bucket.as_deref())?;
+    app.config.authorize_key(&a.key)?;
+    let bucket_b = app.config.authorize_bucket(b.bucket.as_deref())?;
+    app.config.authorize_key(&b.key)?;
+    stream::Opened::open(
+        op,
+        app.s3().await?,
+        (bucket_a, &a.key),
+        (bucket_b, &b.key),
+        app.config.max_object_bytes,
+    )
+    .await
 }
 
 /// Computes `op(a, b)` and verifies the result before anything publishes it: it must parse
@@ -559,10 +659,15 @@ fn framed_response(body: Vec<u8>, request_id: &str) -> Response<Body> {
         .expect("static headers are valid")
 }
 
-fn error_response(e: &ApiError, request_id: &str) -> Response<Body> {
+/// A server-side failure (5xx) is logged as a warning; a refusal is the caller's business.
+pub(crate) fn log_failure(e: &ApiError, request_id: &str) {
     if e.status() >= 500 {
         tracing::warn!(request_id, code = e.code.as_str(), message = %e.message, "request failed");
     }
+}
+
+pub(crate) fn error_response(e: &ApiError, request_id: &str) -> Response<Body> {
+    log_failure(e, request_id);
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = json_response(status, e.body(request_id), request_id);
     if e.code == ErrorCode::StorageThrottled {

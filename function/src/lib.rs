@@ -1,8 +1,11 @@
 //! The PICRYPT function: subtracts two encrypted images without any key.
 //!
-//! [`handle`] is a plain async function from an HTTP request to an HTTP response; `main.rs`
-//! wires it to the Lambda runtime (Function URL or API Gateway HTTP API, payload format
-//! 2.0) and [`LocalServer`] to a plain local HTTP server (`picrypt serve`). The wire types,
+//! [`handle`] is a plain async function from an HTTP request to an HTTP response, and
+//! [`invoke`] one from any Lambda invocation to its answer: a Function URL or API Gateway
+//! HTTP API event (payload format 2.0) goes through [`handle`], any other payload is a
+//! direct invocation whose payload is the diff request document itself. `main.rs` wires
+//! [`invoke`] to the Lambda runtime, and [`LocalServer`] serves [`handle`] as a plain local
+//! HTTP server (`picrypt serve`). The wire types,
 //! error codes and limits are `picrypt-api`'s; all ciphertext work is a call into
 //! `picrypt-core`.
 
@@ -12,6 +15,7 @@
 mod config;
 mod error;
 mod handler;
+mod invoke;
 mod serve;
 #[cfg(feature = "s3")]
 mod storage;
@@ -20,6 +24,7 @@ mod stream;
 
 pub use config::Config;
 pub use handler::{handle, App, S3Client};
+pub use invoke::{invoke, Answer};
 pub use serve::{Forward, ForwardFuture, Forwarded, LocalServer};
 
 /// Logs to stderr without colours (CloudWatch shows escape codes verbatim); `RUST_LOG`

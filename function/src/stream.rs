@@ -26,8 +26,9 @@ const PART_BYTES: usize = 8 * 1024 * 1024;
 const PARTS_IN_FLIGHT: usize = 2;
 
 /// An S3 object read front to back. A body that breaks off or stalls is resumed where it
-/// stopped with a ranged GET of the same version (`If-Match` its ETag), up to the client's
-/// attempts; an object replaced meanwhile is an error, never a mix of two objects.
+/// stopped with a ranged GET of the same version (`If-Match` its ETag), as long as the
+/// requests for the object stay within the client's attempts; an object replaced
+/// meanwhile is an error, never a mix of two objects.
 pub(crate) struct ObjectReader<'c> {
     client: &'c Client,
     bucket: String,
@@ -40,6 +41,8 @@ pub(crate) struct ObjectReader<'c> {
     /// Offset of the next byte the body will deliver.
     received: u64,
     policy: Policy,
+    /// Requests made for the object so far: its budget is the client's attempts in all.
+    attempt: u32,
 }
 
 impl<'c> ObjectReader<'c> {
@@ -75,6 +78,7 @@ impl<'c> ObjectReader<'c> {
             carry: Bytes::new(),
             received: 0,
             policy,
+            attempt: 1,
         })
     }
 
@@ -85,7 +89,6 @@ impl<'c> ObjectReader<'c> {
 
     /// Appends the next `n` bytes of the object to `out`; `n` must not pass its end.
     pub(crate) async fn read(&mut self, mut n: usize, out: &mut Vec<u8>) -> Result<(), ApiError> {
-        let mut attempt = 1;
         while n > 0 {
             if !self.carry.is_empty() {
                 let take = n.min(self.carry.len());
@@ -99,18 +102,17 @@ impl<'c> ObjectReader<'c> {
                     self.received += chunk.len() as u64;
                     self.carry = chunk;
                 }
-                Err(broken) if attempt < self.policy.attempts => {
+                Err(_) if self.attempt < self.policy.attempts => {
                     tracing::warn!(
                         bucket = self.bucket,
                         key = self.key,
-                        attempt,
+                        attempt = self.attempt,
                         at = self.received,
                         "object transfer broke off; resuming it"
                     );
-                    tokio::time::sleep(self.policy.backoff * 2u32.saturating_pow(attempt - 1))
-                        .await;
-                    attempt += 1;
-                    drop(broken);
+                    let backoff = self.policy.backoff * 2u32.saturating_pow(self.attempt - 1);
+                    tokio::time::sleep(backoff).await;
+                    self.attempt += 1;
                     self.resume().await?;
                 }
                 Err(broken) => return Err(broken.into_error(self)),
@@ -299,16 +301,30 @@ impl<'c> Opened<'c> {
         tokio::try_join!(self.a.read_whole(), self.b.read_whole())
     }
 
-    /// Computes the result chunk by chunk into a multipart upload at `key`, completed
-    /// only after the last chunk and the result's check; aborted on any failure.
+    /// Computes the result chunk by chunk and writes it to `key`: in one PUT when it is
+    /// no larger than a part, else as a multipart upload completed only after the last
+    /// chunk and the result's check, and aborted on any failure.
     pub(crate) async fn store(
         self,
         bucket: &str,
         key: &str,
     ) -> Result<(Header, StreamTiming), ApiError> {
         let client = self.a.reader.client;
+        if self.result_len() <= PART_BYTES as u64 {
+            let (header, mut timing, bytes) = compute_into(self, None).await?;
+            let t = Instant::now();
+            crate::storage::put(client, bucket, key, bytes).await?;
+            timing.store_ms += ms(t);
+            return Ok((header, timing));
+        }
         let mut upload = Upload::start(client, bucket, key).await?;
-        match compute_into(self, &mut upload).await {
+        let computed = compute_into(self, Some(&mut upload)).await;
+        let last = match computed {
+            Ok((header, timing, last)) if last.is_empty() => Ok((header, timing)),
+            Ok((header, timing, last)) => upload.put_part(last).await.map(|()| (header, timing)),
+            Err(e) => Err(e),
+        };
+        match last {
             Ok((header, mut timing)) => {
                 let t = Instant::now();
                 upload.complete().await?;
@@ -350,12 +366,13 @@ impl Input<'_> {
     }
 }
 
-/// The chunk loop of [`Opened::store`]: read, compute off the async threads, upload
-/// whole parts as they fill; the result checked after the last chunk.
+/// The chunk loop of [`Opened::store`]: read, compute off the async threads, and with an
+/// upload, send whole parts as they fill. Returns the checked header and what is left
+/// to send: the last part, or with no upload the whole result.
 async fn compute_into(
     opened: Opened<'_>,
-    upload: &mut Upload<'_>,
-) -> Result<(Header, StreamTiming), ApiError> {
+    mut upload: Option<&mut Upload<'_>>,
+) -> Result<(Header, StreamTiming, Vec<u8>), ApiError> {
     let Opened {
         a: mut input_a,
         b: mut input_b,
@@ -386,11 +403,13 @@ async fn compute_into(
         b.drain(..lens.b);
         timing.compute_ms += ms(t);
         part.extend_from_slice(&out);
-        if part.len() >= PART_BYTES {
-            let t = Instant::now();
-            let rest = part.split_off(PART_BYTES);
-            upload.put_part(std::mem::replace(&mut part, rest)).await?;
-            timing.store_ms += ms(t);
+        if let Some(upload) = upload.as_deref_mut() {
+            if part.len() >= PART_BYTES {
+                let t = Instant::now();
+                let rest = part.split_off(PART_BYTES);
+                upload.put_part(std::mem::replace(&mut part, rest)).await?;
+                timing.store_ms += ms(t);
+            }
         }
     }
     let header = chunked.finish().map_err(|e| {
@@ -399,12 +418,7 @@ async fn compute_into(
             format!("the computed result failed verification and was not stored: {e}"),
         )
     })?;
-    let t = Instant::now();
-    if !part.is_empty() {
-        upload.put_part(part).await?;
-    }
-    timing.store_ms += ms(t);
-    Ok((header, timing))
+    Ok((header, timing, part))
 }
 
 /// A multipart upload of the result, a bounded number of parts in flight.

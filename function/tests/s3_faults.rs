@@ -62,7 +62,17 @@ impl Fixture {
         Fixture::with(S3Server::start(), settings()).await
     }
 
+    /// A pair whose result (about 10 MB) is more than one 8 MiB part: computed as a
+    /// stream and written as a multipart upload.
+    async fn large() -> Fixture {
+        Fixture::sized(S3Server::start(), settings(), (2000, 1500)).await
+    }
+
     async fn with(server: S3Server, settings: Settings) -> Fixture {
+        Fixture::sized(server, settings, (64, 48)).await
+    }
+
+    async fn sized(server: S3Server, settings: Settings, (w, h): (u32, u32)) -> Fixture {
         let bucket = server.bucket("picrypt-faults").await;
         let proxy = FaultProxy::start(&server.endpoint);
         let app = App {
@@ -79,8 +89,8 @@ impl Fixture {
             bucket,
             app,
             key: Key::generate(Scheme::MASK).unwrap(),
-            a: image(64, 48, 1),
-            b: image(64, 48, 99),
+            a: image(w, h, 1),
+            b: image(w, h, 99),
         };
         f.upload(A, f.ciphertext(&f.a)).await;
         f.upload(B, f.ciphertext(&f.b)).await;
@@ -155,6 +165,24 @@ impl Fixture {
         assert!(
             self.stored(OUT).await.is_none(),
             "{case}: an object was left at the output key"
+        );
+        self.assert_no_upload_left(case).await;
+    }
+
+    /// No multipart upload is left open in the bucket (no orphan parts).
+    async fn assert_no_upload_left(&self, case: &str) {
+        let uploads = self
+            .server
+            .client()
+            .list_multipart_uploads()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            uploads.uploads().is_empty(),
+            "{case}: multipart uploads left open: {:?}",
+            uploads.uploads()
         );
     }
 }
@@ -283,7 +311,8 @@ async fn a_stalled_body_is_read_again_then_504() {
         &got,
         504,
         "storage_timeout",
-        &["A: reading s3://", "stalled after 100 of ", "3 attempts"],
+        // Each attempt resumes where the last stalled: 100 bytes each time.
+        &["A: reading s3://", "stalled after 300 of ", "3 attempts"],
     );
     assert_eq!(f.proxy.requests_to("GET", A), 3, "{:?}", f.proxy.seen());
     f.assert_nothing_stored("stalled read").await;
@@ -322,7 +351,8 @@ async fn a_truncated_transfer_is_read_again_and_never_parsed() {
         "storage_error",
         &[
             "A: reading s3://",
-            &format!("broke off after 1000 of {size} bytes"),
+            // Each attempt resumes where the last broke off: 1000 bytes each time.
+            &format!("broke off after 3000 of {size} bytes"),
             "3 attempts",
         ],
     );
@@ -447,4 +477,105 @@ async fn s3_server_killed_between_upload_and_diff_is_502() {
         &["reading s3://", "connection failed after 3 attempts: "],
     );
     assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_pair_streams_into_a_multipart_upload() {
+    let f = Fixture::large().await;
+    let size = f.ciphertext(&f.a).len();
+    assert!(size > 8 << 20, "more than one part: {size} bytes");
+    let (status, v) = f.diff_s3().await;
+    assert_eq!(status, 200, "{v}");
+    f.check_stored().await;
+    // Both inputs read once each, the result in two parts: create, two parts, complete.
+    assert_eq!(f.proxy.requests_to("GET", A), 1, "{:?}", f.proxy.seen());
+    assert_eq!(f.proxy.requests_to("PUT", "partNumber="), 2, "{:?}", f.proxy.seen());
+    assert_eq!(f.proxy.requests_to("POST", "uploads"), 1);
+    assert_eq!(f.proxy.requests_to("POST", "uploadId="), 1);
+    f.assert_no_upload_left("a large pair").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stream_cut_short_is_resumed_where_it_broke_off() {
+    let f = Fixture::large().await;
+    let size = f.ciphertext(&f.a).len();
+    // A's body breaks off after 5 MB, once: the rest is read with a ranged GET.
+    f.proxy.inject(
+        Injection::new(Fault::CutResponse(5_000_000))
+            .method("GET")
+            .path(A)
+            .times(1),
+    );
+    let (status, v) = f.diff_s3().await;
+    assert_eq!(status, 200, "{v}");
+    f.check_stored().await;
+    assert_eq!(f.proxy.requests_to("GET", A), 2);
+    f.assert_no_upload_left("resumed").await;
+
+    // Broken every time, 2 MB at a time: after three requests for B (its budget) the
+    // upload begun is aborted, and nothing is at the output key.
+    f.proxy.reset_counts();
+    f.proxy.inject(
+        Injection::new(Fault::CutResponse(2_000_000))
+            .method("GET")
+            .path(B),
+    );
+    let other = "picrypt/out/other.picrypt";
+    let got = f
+        .diff(json!({"a": s3(A), "b": s3(B), "output": s3(other)}))
+        .await;
+    assert_error(
+        &got,
+        502,
+        "storage_error",
+        &[
+            "B: reading s3://",
+            &format!("broke off after 6000000 of {size} bytes"),
+            "3 attempts",
+        ],
+    );
+    assert!(f.stored(other).await.is_none());
+    f.assert_no_upload_left("cut every time").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_part_that_cannot_be_written_leaves_no_object_and_no_parts() {
+    let f = Fixture::large().await;
+    // Part 2 is throttled for good (part 1 was written): the upload is aborted.
+    f.proxy.inject(
+        Injection::new(Fault::SlowDown)
+            .method("PUT")
+            .path("partNumber=2"),
+    );
+    let got = f.diff_s3().await;
+    assert_error(
+        &got,
+        503,
+        "storage_throttled",
+        &["writing part 2 of s3://", "3 attempts"],
+    );
+    assert_eq!(f.proxy.requests_to("PUT", "partNumber=2"), 3);
+    f.assert_nothing_stored("part 2 refused").await;
+
+    // A part upload cut midway, every time: the same.
+    f.proxy.reset_counts();
+    f.proxy.inject(
+        Injection::new(Fault::CutRequest(1_000_000))
+            .method("PUT")
+            .path("partNumber=1"),
+    );
+    let got = f.diff_s3().await;
+    assert_eq!(got.0, 502, "{}", got.1);
+    f.assert_nothing_stored("part 1 cut").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_truncated_large_input_is_refused_before_any_upload() {
+    let f = Fixture::large().await;
+    let whole = f.ciphertext(&f.a);
+    f.upload(A, whole[..whole.len() - 100].to_vec()).await;
+    let got = f.diff_s3().await;
+    assert_error(&got, 400, "bad_container", &["A: payload is", "(truncated)"]);
+    assert_eq!(f.proxy.requests_to("POST", "uploads"), 0, "no upload begun");
+    f.assert_nothing_stored("truncated input").await;
 }

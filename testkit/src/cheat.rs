@@ -9,6 +9,11 @@
 //! is whatever bytes an adversary can write. Every other request (and every request of
 //! [`Cheat::Honest`]) goes to the real handler unchanged.
 //!
+//! The server also answers the Lambda Invoke API (`POST /2015-03-31/functions/NAME/invocations`,
+//! a direct invocation whose payload is the request document, docs/API.md "Direct
+//! invocation"), so that a client using `--function-name` meets the same cheats: the honest
+//! answer then comes from the real dispatcher ([`picrypt_function::invoke`]).
+//!
 //! The server keeps a history of requests and answers ([`CheatServer::last_result`]): the
 //! replay cheats use it, and tests read back what was served.
 
@@ -321,6 +326,9 @@ async fn serve(state: &State, req: hyper::Request<Incoming>) -> HyperResponse {
         Ok(collected) => collected.to_bytes(),
         Err(_) => return json(400, error_body("the request body could not be read")),
     };
+    if parts.method == hyper::Method::POST && is_invocation(parts.uri.path()) {
+        return serve_invocation(state, body).await;
+    }
     let is_diff = parts.method == hyper::Method::POST
         && parts.uri.path().trim_end_matches('/').ends_with("/diff");
     if !is_diff {
@@ -366,6 +374,60 @@ async fn serve(state: &State, req: hyper::Request<Incoming>) -> HyperResponse {
     } else {
         response
     }
+}
+
+/// The Invoke API's path: `/2015-03-31/functions/NAME/invocations`.
+fn is_invocation(path: &str) -> bool {
+    path.strip_prefix("/2015-03-31/functions/")
+        .and_then(|rest| rest.strip_suffix("/invocations"))
+        .is_some_and(|name| !name.is_empty() && !name.contains('/'))
+}
+
+/// A direct invocation, answered as the Invoke API carries answers: HTTP 200 with the
+/// function's answer document, whatever it says (a refusal names its status in
+/// `error.status`). The honest answer is the real dispatcher's; a cheat is made as for
+/// `POST /diff` and carried the same way.
+async fn serve_invocation(state: &State, payload: Bytes) -> HyperResponse {
+    let Ok(raw) = serde_json::from_slice::<Box<serde_json::value::RawValue>>(&payload) else {
+        // What Lambda answers a payload that is not JSON; the function never sees it.
+        let body = r#"{"Type":"User","message":"Could not parse request body into json"}"#;
+        let mut response = json(400, body.as_bytes().to_vec());
+        response.headers_mut().insert(
+            "x-amzn-errortype",
+            hyper::header::HeaderValue::from_static("InvalidRequestContentException"),
+        );
+        return response;
+    };
+    if state.cheat == Cheat::Honest {
+        let inputs = match DiffRequest::from_json(&payload) {
+            Ok(request) => inputs(state, &request).await,
+            Err(_) => None,
+        };
+        let event = lambda_http::lambda_runtime::LambdaEvent::new(raw, Default::default());
+        let answer = picrypt_function::invoke(&state.app, event).await;
+        let body = serde_json::to_vec(&answer).expect("an answer serializes");
+        let result = result_of(state, &body).await;
+        record(state, inputs, &body, result);
+        return json(200, body);
+    }
+    let (parts, ()) = hyper::Request::post("/diff")
+        .header(hyper::header::CONTENT_TYPE, "application/json")
+        .body(())
+        .expect("a valid request")
+        .into_parts();
+    let (parts, body) = serve_json(state, parts, payload).await.into_parts();
+    let body = body
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    if parts.status == 200 {
+        return json(200, body.to_vec());
+    }
+    let mut document: serde_json::Value =
+        serde_json::from_slice(&body).unwrap_or_else(|_| serde_json::json!({"error": {}}));
+    document["error"]["status"] = parts.status.as_u16().into();
+    json(200, document.to_string().into_bytes())
 }
 
 /// A framed request as the JSON request it stands for: each part inline, as base64.

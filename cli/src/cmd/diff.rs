@@ -19,9 +19,11 @@ pub const EXAMPLES: &str = "Examples:
   picrypt diff a.picrypt b.picrypt -o diff.picrypt                   # in this process
   picrypt diff a.picrypt b.picrypt -o diff.picrypt --url http://127.0.0.1:8080
   picrypt diff a.picrypt b.picrypt -o diff.picrypt --url https://ID.lambda-url.REGION.on.aws --s3-bucket BUCKET
+  picrypt diff a.picrypt b.picrypt -o diff.picrypt --function-name picrypt-function      # Lambda Invoke API
 
-Environment (with --url): AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
-AWS_PROFILE (SigV4 and S3), AWS_ENDPOINT_URL (an S3-compatible server), PICRYPT_S3_ATTEMPTS,
+Environment (with --url or --function-name): AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+AWS_SESSION_TOKEN, AWS_PROFILE (SigV4 and S3), AWS_ENDPOINT_URL (an S3-compatible server),
+AWS_ENDPOINT_URL_LAMBDA (another Lambda endpoint, e.g. cargo lambda watch), PICRYPT_S3_ATTEMPTS,
 PICRYPT_S3_BACKOFF_MS, PICRYPT_S3_TIMEOUT_MS; PICRYPT_LOG (log filter).";
 
 /// Arguments of `picrypt diff`.
@@ -91,7 +93,7 @@ pub fn run(args: &Args) -> Result<()> {
         "output": out,
         "op": op.name(),
         "scheme": scheme.name(),
-        "where": target.url.as_deref().unwrap_or("in process"),
+        "where": target.place(),
         "bytes": result.len(),
         "checked": checked.describe(),
         "ms": start.elapsed().as_secs_f64() * 1e3,

@@ -18,9 +18,11 @@ pub const EXAMPLES: &str = "Examples:
   picrypt run before.jpg after.jpg -o moved.png --render overlay --npy diff.npy
   picrypt run before.png after.png -o diff.png --key k.key --url http://127.0.0.1:8080
   picrypt run before.png after.png -o diff.png --url https://ID.lambda-url.REGION.on.aws --s3-bucket BUCKET
+  picrypt run before.png after.png -o diff.png --function-name picrypt-function      # Lambda Invoke API
 
-Environment (with --url): AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
-AWS_PROFILE (SigV4 and S3), AWS_ENDPOINT_URL (an S3-compatible server), PICRYPT_S3_ATTEMPTS,
+Environment (with --url or --function-name): AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+AWS_SESSION_TOKEN, AWS_PROFILE (SigV4 and S3), AWS_ENDPOINT_URL (an S3-compatible server),
+AWS_ENDPOINT_URL_LAMBDA (another Lambda endpoint, e.g. cargo lambda watch), PICRYPT_S3_ATTEMPTS,
 PICRYPT_S3_BACKOFF_MS, PICRYPT_S3_TIMEOUT_MS; PICRYPT_LOG (log filter).";
 
 /// Arguments of `picrypt run`.
@@ -118,7 +120,7 @@ pub fn run(args: &Args) -> Result<()> {
         "op": op.name(),
         "computed": op.formula("before", "after"),
         "scheme": key.scheme().name(),
-        "where": remote.url.as_deref().unwrap_or("in process"),
+        "where": remote.place(),
         "render": args.render.mode().name(),
         "verified": flow.verified,
         "statistics": stats,

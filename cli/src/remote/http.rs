@@ -3,19 +3,17 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
+use super::{inline_result, ms, refused, Exchange, Sent};
 use crate::args::Wire;
 use anyhow::{anyhow, bail, Context, Result};
 use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
-use base64::Engine;
 use picrypt_api::limits::{
     fits_one_invocation, fits_one_invocation_framed, MAX_SENT_REQUEST_BYTES,
 };
-use picrypt_api::{
-    framed, DiffRequest, DiffResponse, Endpoint, ErrorBody, ErrorCode, ResultLocation,
-};
+use picrypt_api::{framed, DiffRequest, DiffResponse, Endpoint, ErrorBody, ErrorCode};
 
 /// How requests are signed.
 enum Signer {
@@ -24,55 +22,6 @@ enum Signer {
         credentials: Credentials,
         region: String,
     },
-}
-
-/// What a request sent: its body's size and form.
-#[derive(Clone, Copy, Debug)]
-pub struct Sent {
-    pub bytes: usize,
-    /// `application/vnd.picrypt.framed` rather than JSON.
-    pub framed: bool,
-}
-
-impl std::fmt::Display for Sent {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let form = if self.framed { "framed" } else { "as JSON" };
-        write!(f, "{} bytes sent {form}", self.bytes)
-    }
-}
-
-/// One inline exchange: the answer, the result container, and where the client's time
-/// went (milliseconds).
-pub struct Exchange {
-    pub response: DiffResponse,
-    /// The result container: a slice of the answer as received, not a copy.
-    pub result: bytes::Bytes,
-    pub sent: Sent,
-    /// Building the body (framing, or base64 and JSON).
-    pub encode_ms: f64,
-    /// Sending the body until the whole answer is in: transfer both ways and the server.
-    pub round_trip_ms: f64,
-    /// Reading the answer (unframing, or JSON and base64).
-    pub decode_ms: f64,
-}
-
-fn ms(since: Instant) -> f64 {
-    since.elapsed().as_secs_f64() * 1e3
-}
-
-/// The result of a JSON answer to a request that asked for it inline; any other location
-/// is refused, never followed.
-fn inline_result(response: &DiffResponse) -> Result<bytes::Bytes> {
-    let ResultLocation::Inline(text) = &response.result else {
-        bail!(
-            "the function answered with the result at {:?} although it was asked to answer inline: refusing to read it",
-            response.result
-        );
-    };
-    base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .map(bytes::Bytes::from)
-        .context("the server sent a result that is not valid base64")
 }
 
 /// A request that got no usable answer: the function refused it (`status`), or no answer
@@ -364,17 +313,7 @@ impl Remote {
         let (status, bytes) = (answer.status, &answer.body);
         let url = self.diff_url();
         let message = match serde_json::from_slice::<ErrorBody>(bytes) {
-            Ok(e) => format!(
-                "server refused the request: {} {}: {}{}",
-                status.as_u16(),
-                e.error.code,
-                e.error.message,
-                e.error
-                    .request_id
-                    .filter(|id| !id.is_empty())
-                    .map(|id| format!(" (request id {id})"))
-                    .unwrap_or_default()
-            ),
+            Ok(e) => refused(status.as_u16(), &e).to_string(),
             Err(_) => {
                 let text = String::from_utf8_lossy(bytes);
                 let snippet: String = text

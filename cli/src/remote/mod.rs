@@ -1,28 +1,34 @@
-//! Having a function subtract: the HTTP client ([`http`]), S3 transfers ([`s3`]), and the
-//! one operation the commands use, [`subtract`]. What comes back is not trusted here: the
-//! caller checks it against the inputs (`picrypt_core::verify`).
+//! Having a function subtract: over HTTP ([`http`]) or by direct invocation of a Lambda
+//! function ([`lambda`]), S3 transfers ([`s3`]), and the one operation the commands use,
+//! [`subtract`]. What comes back is not trusted here: the caller checks it against the
+//! inputs (`picrypt_core::verify`).
 
 pub mod http;
 pub mod retry;
+pub mod lambda;
 pub mod s3;
 
 use std::time::Instant;
 
 use anyhow::{anyhow, bail, Context, Result};
+use base64::Engine;
 use bytes::Bytes;
-use picrypt_api::{DiffRequest, DiffResponse, ResultLocation};
+use picrypt_api::{DiffRequest, DiffResponse, ErrorBody, ResultLocation};
 use picrypt_core::{ops, Op};
 
-use crate::args::RemoteArgs;
+use crate::args::{RemoteArgs, Wire};
 use crate::output::step;
 
-/// `op(a, b)` of two encoded ciphertexts: in this process, or on the function at `--url`.
-/// The result is a slice of what the function sent, not a copy of it.
+/// `op(a, b)` of two encoded ciphertexts: in this process, or on the function at `--url`
+/// or `--function-name`. The result is a slice of what the function sent, not a copy of it.
 pub fn subtract(op: Op, a: &[u8], b: &[u8], remote: &RemoteArgs) -> Result<Bytes> {
-    match &remote.url {
-        None => Ok(Bytes::from(ops::apply_bytes(op, a, b)?)),
-        Some(url) => runtime()?.block_on(subtract_on(url, op, a, b, remote)),
+    if !remote.is_remote() {
+        return Ok(Bytes::from(ops::apply_bytes(op, a, b)?));
     }
+    runtime()?.block_on(async {
+        let function = Function::new(remote).await?;
+        subtract_on(&function, op, a, b, remote).await
+    })
 }
 
 /// A runtime for the few async calls (HTTP, S3) a command makes.
@@ -37,8 +43,132 @@ pub fn random_id() -> Result<String> {
     Ok(picrypt_core::hex::encode(&bytes))
 }
 
-async fn subtract_on(url: &str, op: Op, a: &[u8], b: &[u8], args: &RemoteArgs) -> Result<Bytes> {
-    let remote = http::Remote::new(url, args.sigv4, args.timeout()).await?;
+/// The function `--url` or `--function-name` names, and how to reach it.
+enum Function {
+    /// `POST URL/diff`; the URL as given.
+    Url(http::Remote, String),
+    /// The Lambda Invoke API, the request document as the payload.
+    Lambda(lambda::Invoker),
+}
+
+impl Function {
+    async fn new(args: &RemoteArgs) -> Result<Function> {
+        match (&args.url, &args.function_name) {
+            (Some(url), _) => Ok(Function::Url(
+                http::Remote::new(url, args.sigv4, args.timeout()).await?,
+                url.clone(),
+            )),
+            (None, Some(name)) => Ok(Function::Lambda(
+                lambda::Invoker::new(name, args.timeout()).await?,
+            )),
+            (None, None) => bail!("no function: pass --url or --function-name"),
+        }
+    }
+
+    /// The function, for reports: its URL, or `Lambda function NAME`.
+    fn name(&self) -> String {
+        match self {
+            Function::Url(_, url) => url.clone(),
+            Function::Lambda(invoker) => format!("Lambda function {}", invoker.name()),
+        }
+    }
+
+    fn signs(&self) -> bool {
+        match self {
+            Function::Url(remote, _) => remote.signs(),
+            Function::Lambda(_) => true,
+        }
+    }
+
+    /// One request document (S3 sources and output): the answer and what was sent.
+    async fn diff(&self, request: &DiffRequest) -> Result<(DiffResponse, Sent)> {
+        match self {
+            Function::Url(remote, _) => remote.diff(request).await,
+            Function::Lambda(invoker) => invoker.diff(request).await,
+        }
+    }
+
+    /// Both containers in the request, the result in the answer.
+    async fn diff_inline(&self, a: &[u8], b: &[u8], op: &str, wire: Wire) -> Result<Exchange> {
+        match self {
+            Function::Url(remote, _) => remote.diff_inline(a, b, op, wire).await,
+            // A direct invocation's payload is JSON: there is no framed form.
+            Function::Lambda(invoker) => invoker.diff_inline(a, b, op).await,
+        }
+    }
+}
+
+/// The function's refusal as one line: its status, code, message and request id.
+pub(super) fn refused(status: u16, e: &ErrorBody) -> anyhow::Error {
+    anyhow!(
+        "server refused the request: {status} {}: {}{}",
+        e.error.code,
+        e.error.message,
+        e.error
+            .request_id
+            .as_deref()
+            .filter(|id| !id.is_empty())
+            .map(|id| format!(" (request id {id})"))
+            .unwrap_or_default()
+    )
+}
+
+/// What a request sent: its body's size and form.
+#[derive(Clone, Copy, Debug)]
+pub struct Sent {
+    pub bytes: usize,
+    /// `application/vnd.picrypt.framed` rather than JSON (over HTTP only).
+    pub framed: bool,
+}
+
+impl std::fmt::Display for Sent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let form = if self.framed { "framed" } else { "as JSON" };
+        write!(f, "{} bytes sent {form}", self.bytes)
+    }
+}
+
+/// One inline exchange: the answer, the result container, and where the client's time
+/// went (milliseconds).
+pub struct Exchange {
+    pub response: DiffResponse,
+    /// The result container: a slice of the answer as received, not a copy.
+    pub result: bytes::Bytes,
+    pub sent: Sent,
+    /// Building the body (framing, or base64 and JSON).
+    pub encode_ms: f64,
+    /// Sending the request until the whole answer is in: transfer both ways and the server.
+    pub round_trip_ms: f64,
+    /// Reading the answer (unframing, or JSON and base64).
+    pub decode_ms: f64,
+}
+
+pub(super) fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1e3
+}
+
+/// The result of a JSON answer to a request that asked for it inline; any other location
+/// is refused, never followed.
+pub(super) fn inline_result(response: &DiffResponse) -> Result<bytes::Bytes> {
+    let ResultLocation::Inline(text) = &response.result else {
+        bail!(
+            "the function answered with the result at {:?} although it was asked to answer inline: refusing to read it",
+            response.result
+        );
+    };
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map(bytes::Bytes::from)
+        .context("the server sent a result that is not valid base64")
+}
+
+async fn subtract_on(
+    remote: &Function,
+    op: Op,
+    a: &[u8],
+    b: &[u8],
+    args: &RemoteArgs,
+) -> Result<Bytes> {
     let Some(bucket) = &args.s3_bucket else {
         let t = Instant::now();
         let exchange = crate::output::with_spinner(
@@ -47,8 +177,7 @@ async fn subtract_on(url: &str, op: Op, a: &[u8], b: &[u8], args: &RemoteArgs) -
         )
         .await?;
         report(
-            &remote,
-            url,
+            remote,
             t,
             &exchange.response,
             exchange.sent,
@@ -64,7 +193,7 @@ async fn subtract_on(url: &str, op: Op, a: &[u8], b: &[u8], args: &RemoteArgs) -
         format!("{base}diff.picrypt"),
     ];
     let mut written = Vec::new();
-    let result = through_s3(&remote, url, &client, bucket, &keys, op, a, b, &mut written)
+    let result = through_s3(remote, &client, bucket, &keys, op, a, b, &mut written)
         .await
         .map(Bytes::from);
     // Nothing stays behind after a failure, and after a success only when asked to. Only
@@ -89,8 +218,7 @@ async fn subtract_on(url: &str, op: Op, a: &[u8], b: &[u8], args: &RemoteArgs) -
 /// key once it was uploaded, or once the function was asked to write it.
 #[allow(clippy::too_many_arguments)]
 async fn through_s3(
-    remote: &http::Remote,
-    url: &str,
+    remote: &Function,
     client: &aws_sdk_s3::Client,
     bucket: &str,
     keys: &[String; 3],
@@ -116,7 +244,7 @@ async fn through_s3(
     );
     let request = DiffRequest::s3(bucket, key_a, key_b, op.name(), output);
     written.push(output.clone());
-    let location = ask(remote, url, &request).await?;
+    let location = ask(remote, &request).await?;
     let t = Instant::now();
     let bytes = fetch_result(client, bucket, output, location, Some("download result")).await?;
     step(
@@ -153,22 +281,21 @@ pub async fn fetch_result(
 }
 
 /// Sends one request and reports the step; a spinner shows while the answer takes long.
-async fn ask(remote: &http::Remote, url: &str, request: &DiffRequest) -> Result<ResultLocation> {
+async fn ask(remote: &Function, request: &DiffRequest) -> Result<ResultLocation> {
     let t = Instant::now();
     let (response, sent) =
         crate::output::with_spinner("waiting for the function", remote.diff(request)).await?;
-    report(remote, url, t, &response, sent, None);
+    report(remote, t, &response, sent, None);
     Ok(response.result)
 }
 
 /// The subtract step, with where the server's time went.
 fn report(
-    remote: &http::Remote,
-    url: &str,
+    remote: &Function,
     t: Instant,
     response: &DiffResponse,
-    sent: http::Sent,
-    exchange: Option<&http::Exchange>,
+    sent: Sent,
+    exchange: Option<&Exchange>,
 ) {
     let timing = &response.timing;
     let figures = serde_json::json!({
@@ -184,7 +311,8 @@ fn report(
         "subtract",
         t,
         &format!(
-            "on {url}{} (server {:.1} ms: decode {:.1}, fetch {:.1}, compute {:.1}, encode {:.1}, store {:.1}; {sent}; no key)",
+            "on {}{} (server {:.1} ms: decode {:.1}, fetch {:.1}, compute {:.1}, encode {:.1}, store {:.1}; {sent}; no key)",
+            remote.name(),
             if remote.signs() { ", SigV4-signed" } else { "" },
             response.server_ms,
             timing.decode_ms,
