@@ -165,8 +165,10 @@ fn main() {
                     lambda.clone(),
                     "--jobs".into(),
                     j.to_string(),
+                    // On loopback an answer takes milliseconds: one the emulator lost is
+                    // given up after 5 s and asked again (counted apart below).
                     "--timeout".into(),
-                    "30".into(),
+                    "5".into(),
                 ],
                 emulated: true,
             });
