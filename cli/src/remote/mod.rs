@@ -4,8 +4,8 @@
 //! inputs (`picrypt_core::verify`).
 
 pub mod http;
-pub mod retry;
 pub mod lambda;
+pub mod retry;
 pub mod s3;
 
 use std::time::Instant;
