@@ -1,7 +1,8 @@
 //! Having a function subtract: over HTTP ([`http`]) or by direct invocation of a Lambda
 //! function ([`lambda`]), S3 transfers ([`s3`]), the fan-out state machine
-//! ([`stepfunctions`]), and the one operation the commands use, [`subtract`]. What comes back is not trusted here: the caller checks it against the
-//! inputs (`picrypt_core::verify`).
+//! ([`stepfunctions`]), and the one operation the commands use, [`subtract`]. What comes
+//! back is not trusted here: the caller checks it against the inputs
+//! (`picrypt_core::verify`).
 
 pub mod http;
 pub mod lambda;

@@ -266,10 +266,14 @@ impl Collect {
         let result = match (result, record) {
             (Ok(bytes), _) => bytes,
             (Err(_), Some(Record::Failed(why))) => bail!("the run failed it: {why}"),
-            (Err(e), _) => return Err(e.context(format!(
-                "no result where its item said (the run {}; its summary has no record of the pair)",
-                self.ended
-            ))),
+            (Err(e), Some(Record::Succeeded(_))) => return Err(e),
+            (Err(e), _) => {
+                let why = format!(
+                    "no result where its item said (the run {}; its summary has no record of the pair)",
+                    self.ended
+                );
+                return Err(e.context(why));
+            }
         };
         tally.add(Stage::Download, t.elapsed());
         tokio::try_join!(

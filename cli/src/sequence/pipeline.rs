@@ -313,7 +313,7 @@ fn produce(
     let decide = |before: &FrameInfo, after: &FrameInfo| {
         let names = outputs::pair_outputs(&before.name, &after.name, setup.npy);
         match (manifest.reusable(before, after, &key_id, &names), inputs) {
-            (Some(record), _) => Decision::Reuse(record),
+            (Some(record), _) => Decision::Reuse(Box::new(record)),
             (None, Inputs::Encrypt) => Decision::Compute,
             (None, Inputs::Uploaded(run)) if run.pair(before, after).is_some() => Decision::Compute,
             (None, Inputs::Uploaded(_)) => Decision::Skip,

@@ -114,7 +114,7 @@ pub type Decide<'a> = dyn Fn(&FrameInfo, &FrameInfo) -> Decision + 'a;
 pub enum Decision {
     Compute,
     /// The earlier run's record of it still stands.
-    Reuse(Record),
+    Reuse(Box<Record>),
     /// Neither done nor for this run (collecting a fan-out run that was not given it).
     Skip,
 }
@@ -185,11 +185,9 @@ impl Planner {
         self.pairs += 1;
         match decide(&before.info, &after.info) {
             Decision::Compute => {}
-            Decision::Reuse(record) => {
-                return Ok(Some(Step::Reuse(Box::new(Record {
-                    pair: self.pairs,
-                    ..record
-                }))))
+            Decision::Reuse(mut record) => {
+                record.pair = self.pairs;
+                return Ok(Some(Step::Reuse(record)));
             }
             Decision::Skip => return Ok(None),
         }
@@ -240,7 +238,7 @@ mod tests {
             if !reused.contains(&pair) {
                 return Decision::Compute;
             }
-            Decision::Reuse(Record {
+            Decision::Reuse(Box::new(Record {
                 pair: 0,
                 before: b.clone(),
                 after: a.clone(),
@@ -256,7 +254,7 @@ mod tests {
                     max_abs: 0,
                     mean_abs: 0.0,
                 },
-            })
+            }))
         };
         let reference = reference.map(|r| Slot::new(info(r), image(r)));
         let mut planner = Planner::new(reference, false);
