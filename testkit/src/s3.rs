@@ -301,15 +301,20 @@ impl FaultProxy {
     /// Starts a proxy for the server at `upstream` (`http://host:port`), passing
     /// everything through until told otherwise.
     pub fn start(upstream: &str) -> FaultProxy {
-        let authority = upstream
-            .strip_prefix("http://")
-            .unwrap_or_else(|| panic!("FaultProxy needs an http:// upstream, not {upstream:?}"))
-            .trim_end_matches('/');
-        let upstream = authority
-            .to_socket_addrs()
-            .unwrap_or_else(|e| panic!("cannot resolve {authority}: {e}"))
-            .next()
-            .unwrap_or_else(|| panic!("{authority} resolves to nothing"));
+        FaultProxy::start_routed(upstream, &[])
+    }
+
+    /// [`FaultProxy::start`], sending requests whose path starts with one of `routes`'
+    /// prefixes to that route's server instead: one endpoint for several services (say S3,
+    /// and the Lambda Invoke API at `/2015-03-31/functions/`).
+    pub fn start_routed(upstream: &str, routes: &[(&str, &str)]) -> FaultProxy {
+        let upstream = socket_addr(upstream);
+        let routes: Arc<Vec<(String, SocketAddr)>> = Arc::new(
+            routes
+                .iter()
+                .map(|(prefix, server)| (prefix.to_string(), socket_addr(server)))
+                .collect(),
+        );
         let state = Arc::new(Mutex::new(State::default()));
         let (control, mut commands) = tokio::sync::mpsc::unbounded_channel();
         let (bound, address) = mpsc::channel();
@@ -332,7 +337,7 @@ impl FaultProxy {
                         tokio::select! {
                             accepted = accept(listener.as_ref()) => {
                                 if let Ok(client) = accepted {
-                                    connections.spawn(exchange(client, upstream, shared.clone()));
+                                    connections.spawn(exchange(client, upstream, routes.clone(), shared.clone()));
                                 }
                                 while connections.try_join_next().is_some() {}
                             }
@@ -475,10 +480,24 @@ async fn accept(listener: Option<&tokio::net::TcpListener>) -> io::Result<tokio:
     }
 }
 
+/// The address of an `http://host:port` server.
+fn socket_addr(url: &str) -> SocketAddr {
+    let authority = url
+        .strip_prefix("http://")
+        .unwrap_or_else(|| panic!("FaultProxy needs an http:// upstream, not {url:?}"))
+        .trim_end_matches('/');
+    authority
+        .to_socket_addrs()
+        .unwrap_or_else(|e| panic!("cannot resolve {authority}: {e}"))
+        .next()
+        .unwrap_or_else(|| panic!("{authority} resolves to nothing"))
+}
+
 /// One request and its response, with the fault (if any) that applies to it.
 async fn exchange(
     mut client: tokio::net::TcpStream,
     upstream: SocketAddr,
+    routes: Arc<Vec<(String, SocketAddr)>>,
     state: Arc<Mutex<State>>,
 ) -> io::Result<()> {
     let Some((head, early_body)) = read_head(&mut client).await? else {
@@ -486,6 +505,10 @@ async fn exchange(
     };
     let request = Head::parse(&head)?;
     let (method, target) = request.request_line()?;
+    let upstream = routes
+        .iter()
+        .find(|(prefix, _)| target.starts_with(prefix.as_str()))
+        .map_or(upstream, |(_, server)| *server);
     let fault = {
         let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
         let fault = match &mut state.injection {

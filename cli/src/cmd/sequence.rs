@@ -2,7 +2,8 @@
 //! pair on the engine `run` uses (in process, `picrypt serve`, a Lambda function, inline or
 //! through S3), each frame encrypted once, at most `--jobs` pairs in flight, every result
 //! checked against its inputs; renders, an animation, statistics and a plot in one folder,
-//! and a manifest so that running the same command again resumes.
+//! and a manifest so that running the same command again resumes. With `--state-machine`
+//! the pairs are run by the fan-out state machine instead ([`fan_out`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,10 +20,11 @@ use crate::flow;
 use crate::output::{self, warn_if_insecure, Interrupted};
 use crate::remote::{self, retry::Policy};
 use crate::sequence::engine::Engine;
+use crate::sequence::fanout::{FanOut, Pending, Run};
 use crate::sequence::frames::Sequence;
 use crate::sequence::manifest::{self, frame_digest, FrameInfo, Manifest, Record, Settings};
 use crate::sequence::outputs::{self, Animations};
-use crate::sequence::pipeline::{self, Outcome, Reference, Setup, Stop, Work};
+use crate::sequence::pipeline::{self, Inputs, Outcome, Reference, Setup, Stop, Work};
 use crate::sequence::plan::Against;
 use crate::sequence::plot;
 use crate::sequence::tally::Tally;
@@ -34,14 +36,22 @@ pub const EXAMPLES: &str = "Examples:
   picrypt sequence walk.gif -o changes/ --npy                # an animated GIF or APNG
   picrypt sequence clip.mp4 -o changes/ --url http://127.0.0.1:8080 --jobs 8   # a video (ffmpeg)
   picrypt sequence shots/ -o changes/ --url https://ID.lambda-url.REGION.on.aws --s3-bucket BUCKET --jobs 32
+  picrypt sequence shots/ -o changes/ --s3-bucket BUCKET --state-machine ARN --detach   # then again without --detach
 
 In changes/: diff-BEFORE-AFTER.png per pair, animation.png (and animation.mp4 with ffmpeg),
 stats.csv, stats.json, changes.png (the share of pixels changed per frame), sequence.key (the
 key, when --key is not given) and manifest.json. Run the same command again to resume: a pair
 is redone only when a frame, the key, a setting or one of its outputs changed.
 
-Environment (with --url): AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
-AWS_PROFILE (SigV4 and S3), AWS_ENDPOINT_URL (an S3-compatible server), PICRYPT_S3_ATTEMPTS,
+With --state-machine (template.yaml FanOut=step-functions, its FanOutStateMachineArn output) the
+stack's Step Functions fan-out runs the pairs: each frame is uploaded once, a manifest of the pairs
+written beside them, and the run started and followed; every result is then read from the key its
+pair was given, checked against that pair's two ciphertexts and decrypted. --detach starts the run
+and exits; the same command again (without --detach) collects it.
+
+Environment (with --url or --state-machine): AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN,
+AWS_PROFILE (SigV4 and S3), AWS_ENDPOINT_URL (an S3-compatible server), AWS_ENDPOINT_URL_SFN
+(another Step Functions endpoint), PICRYPT_S3_ATTEMPTS,
 PICRYPT_S3_BACKOFF_MS, PICRYPT_S3_TIMEOUT_MS; PICRYPT_LOG (log filter).";
 
 /// The key file a sequence makes in its output folder when `--key` is not given.
@@ -72,7 +82,8 @@ pub struct Args {
     /// Also write each exact difference as int16 .npy beside its render.
     #[arg(long)]
     npy: bool,
-    /// Pairs at the function at once.
+    /// Pairs at the function at once (with --state-machine: pairs uploaded, or results
+    /// read back, at once).
     #[arg(short, long, value_name = "N", default_value_t = 4,
           value_parser = clap::value_parser!(u16).range(1..=1024))]
     jobs: u16,
@@ -88,6 +99,15 @@ pub struct Args {
     render: RenderArgs,
     #[command(flatten)]
     remote: RemoteArgs,
+    /// Have the stack's fan-out state machine run the pairs (its ARN: the FanOutStateMachineArn
+    /// output of a stack deployed with FanOut=step-functions). Needs --s3-bucket (and
+    /// --s3-prefix: the stack's ObjectPrefix); the state machine invokes the function itself.
+    #[arg(long, value_name = "ARN", group = "function", requires = "s3_bucket")]
+    state_machine: Option<String>,
+    /// With --state-machine: start the run, record it in DIR/manifest.json and exit without
+    /// waiting. The same command again (without --detach) follows and collects it.
+    #[arg(long, requires = "state_machine")]
+    detach: bool,
     #[command(flatten)]
     legacy: LegacyArgs,
     /// Print one JSON document (counts, outputs, statistics, where the time went, retries)
@@ -142,13 +162,18 @@ pub fn run(args: &Args) -> Result<()> {
         _ => n - 1,
     });
     let runtime = remote::runtime()?;
-    let engine = runtime.block_on(Engine::connect(&remote))?;
+    let place = match (&args.state_machine, &remote.s3_bucket) {
+        (Some(arn), Some(bucket)) => {
+            Place::FanOut(runtime.block_on(FanOut::connect(arn, bucket, &remote.s3_prefix))?)
+        }
+        _ => Place::Engine(runtime.block_on(Engine::connect(&remote))?),
+    };
     output::line(format_args!(
         "frames: {} ({}); {}, {}",
         sequence.describe(),
         sequence.shape(),
         pairs_in_words(pairs, &against, reference.as_ref()),
-        engine.describe()
+        place.describe()
     ));
     output::line(format_args!(
         "key: {}{}",
@@ -174,15 +199,31 @@ pub fn run(args: &Args) -> Result<()> {
         legacy: args.legacy,
     });
     let tally = Arc::new(Tally::default());
+    let sequence = Arc::new(sequence);
+    let engine = match place {
+        Place::Engine(engine) => engine,
+        Place::FanOut(fanout) => {
+            let phases = Phases {
+                runtime: &runtime,
+                setup,
+                sequence,
+                reference,
+                tally,
+                settings,
+                pairs,
+            };
+            return fan_out(args, &fanout, phases, manifest, &key_path);
+        }
+    };
     let manifest = Arc::new(manifest);
-    let source_fps = sequence.fps();
     let bar = output::progress_bar(pairs.map(|n| n as u64), "differences");
     let work = Work {
-        sequence: Arc::new(sequence),
+        sequence: sequence.clone(),
         reference,
         manifest: manifest.clone(),
         engine,
         tally: tally.clone(),
+        inputs: Inputs::Encrypt,
     };
     let ran = pipeline::run(&runtime, setup.clone(), work, &bar);
     bar.finish_and_clear();
@@ -190,6 +231,44 @@ pub fn run(args: &Args) -> Result<()> {
         Ok(outcome) => outcome,
         Err((stop, records)) => return Err(stopped(stop, &records, pairs, dir)),
     };
+    let place = remote.url.as_deref().unwrap_or("in process");
+    complete(
+        args, &runtime, &sequence, &manifest, &outcome, &setup, &tally, &key_path, &settings, place,
+    )
+}
+
+/// Where the pairs are subtracted: an engine, or the fan-out state machine.
+enum Place {
+    Engine(Engine),
+    FanOut(FanOut),
+}
+
+impl Place {
+    fn describe(&self) -> String {
+        match self {
+            Place::Engine(engine) => engine.describe(),
+            Place::FanOut(f) => format!(
+                "by the state machine {} through s3://{}/{}",
+                f.state_machine, f.bucket, f.prefix
+            ),
+        }
+    }
+}
+
+/// The statistics, animations and plot of a run that finished every pair, and its report.
+#[allow(clippy::too_many_arguments)]
+fn complete(
+    args: &Args,
+    runtime: &tokio::runtime::Runtime,
+    sequence: &Sequence,
+    manifest: &Manifest,
+    outcome: &Outcome,
+    setup: &Setup,
+    tally: &Tally,
+    key_path: &Path,
+    settings: &Settings,
+    place: &str,
+) -> Result<()> {
     if outcome.records.is_empty() {
         bail!(
             "{} frame{}: a sequence needs two or more",
@@ -197,13 +276,251 @@ pub fn run(args: &Args) -> Result<()> {
             if outcome.frames == 1 { "" } else { "s" }
         );
     }
-
-    let fps = args.fps.or(source_fps).unwrap_or(5.0);
+    let dir = setup.dir.as_path();
+    let fps = args.fps.or(sequence.fps()).unwrap_or(5.0);
     let records: Vec<Record> = outcome.records.values().cloned().collect();
-    let summaries = write_summaries(&runtime, dir, records, &settings, fps)?;
-    remove_stale(dir, &manifest, &outcome.records);
+    let summaries = write_summaries(runtime, dir, records, settings, fps)?;
+    remove_stale(dir, manifest, &outcome.records);
     report(
-        args, &setup, &outcome, &summaries, &tally, &key_path, &settings, &remote,
+        args, setup, outcome, &summaries, tally, key_path, settings, place,
+    )
+}
+
+/// What each phase of a fan-out run works with.
+struct Phases<'a> {
+    runtime: &'a tokio::runtime::Runtime,
+    setup: Arc<Setup>,
+    sequence: Arc<Sequence>,
+    reference: Option<Reference>,
+    tally: Arc<Tally>,
+    settings: Settings,
+    pairs: Option<usize>,
+}
+
+impl Phases<'_> {
+    /// One pass of the pipeline over the frames, with `engine` and `inputs`.
+    fn run(
+        &self,
+        manifest: &Arc<Manifest>,
+        engine: Engine,
+        inputs: Inputs,
+        len: Option<usize>,
+        unit: &str,
+    ) -> Result<Outcome> {
+        let bar = output::progress_bar(len.map(|n| n as u64), unit);
+        let work = Work {
+            sequence: self.sequence.clone(),
+            reference: self.reference.clone(),
+            manifest: manifest.clone(),
+            engine,
+            tally: self.tally.clone(),
+            inputs,
+        };
+        let ran = pipeline::run(self.runtime, self.setup.clone(), work, &bar);
+        bar.finish_and_clear();
+        ran.map_err(|(stop, records)| stopped(stop, &records, self.pairs, &self.setup.dir))
+    }
+}
+
+/// `--state-machine`: collects the run this folder started earlier, if any; hands the
+/// pairs not done yet to a new run (each frame encrypted and uploaded once, the manifest
+/// object written, the run recorded in `DIR/manifest.json` and started); unless
+/// `--detach`, follows it and collects it; then writes what a finished sequence writes.
+fn fan_out(
+    args: &Args,
+    fanout: &FanOut,
+    phases: Phases<'_>,
+    manifest: Manifest,
+    key_path: &Path,
+) -> Result<()> {
+    let dir = phases.setup.dir.clone();
+    let key_id = phases.setup.key.id().to_string();
+    let mut manifest = Arc::new(manifest);
+    let earlier = manifest.pending().clone();
+    if let Some(pending) = earlier {
+        check_pending(&pending, fanout, &key_id, &phases.settings, &dir)?;
+        output::line(format_args!(
+            "run: {} of {} pairs, started earlier in {}",
+            pending.execution,
+            pending.pairs.len(),
+            dir.display()
+        ));
+        if collect(args, fanout, &phases, &manifest, pending)?.is_none() {
+            return Ok(());
+        }
+        // Its pairs are done now: the hand-over below reuses them.
+        manifest = Arc::new(Manifest::load(&dir, phases.settings.clone()));
+    }
+
+    let (submit, handed) = fanout.submit()?;
+    let outcome = phases.run(
+        &manifest,
+        Engine::FanOut(Box::new(submit)),
+        Inputs::Encrypt,
+        phases.pairs,
+        "pairs handed over",
+    );
+    let handed = std::mem::take(&mut *handed.lock().unwrap_or_else(|e| e.into_inner()));
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            phases.runtime.block_on(fanout.abandon(&handed));
+            return Err(e);
+        }
+    };
+    let Some(pending) = fanout.pending(handed, &phases.settings, &key_id)? else {
+        // Every pair was done already.
+        return complete(
+            args,
+            phases.runtime,
+            &phases.sequence,
+            &manifest,
+            &outcome,
+            &phases.setup,
+            &phases.tally,
+            key_path,
+            &phases.settings,
+            &fanout.state_machine,
+        );
+    };
+    // Recorded before it starts: a client stopped in between finds it again.
+    *manifest.pending() = Some(pending.clone());
+    manifest.save(&outcome.records)?;
+    if let Err(e) = phases.runtime.block_on(fanout.start(&pending)) {
+        *manifest.pending() = None;
+        manifest.save(&outcome.records)?;
+        phases.runtime.block_on(fanout.forget(&pending));
+        return Err(e);
+    }
+    let (encrypted, uploaded) = phases.tally.counts();
+    output::line(format_args!(
+        "run: started {}: {} pairs, {uploaded} frames uploaded to s3://{}/{} (manifest {})",
+        pending.execution,
+        pending.pairs.len(),
+        pending.bucket,
+        pending.base,
+        pending.manifest
+    ));
+    if args.detach {
+        output::line(format_args!(
+            "detached: the run goes on without this client; {} records it, and the same command again (without --detach) collects it",
+            dir.join(manifest::FILE).display()
+        ));
+        return output::json(json!({
+            "state_machine": pending.state_machine,
+            "execution": pending.execution,
+            "bucket": pending.bucket,
+            "manifest_object": pending.manifest,
+            "pairs_started": pending.pairs.len(),
+            "reused": outcome.reused,
+            "encrypted": encrypted,
+            "uploaded": uploaded,
+            "output": dir,
+            "manifest": dir.join(manifest::FILE),
+        }));
+    }
+    let outcome = collect(args, fanout, &phases, &manifest, pending)?.expect("not detached");
+    complete(
+        args,
+        phases.runtime,
+        &phases.sequence,
+        &manifest,
+        &outcome,
+        &phases.setup,
+        &phases.tally,
+        key_path,
+        &phases.settings,
+        &fanout.state_machine,
+    )
+}
+
+/// A run recorded in the folder must be one this command can collect.
+fn check_pending(
+    pending: &Pending,
+    fanout: &FanOut,
+    key_id: &str,
+    settings: &Settings,
+    dir: &Path,
+) -> Result<()> {
+    let why = if pending.state_machine != fanout.state_machine {
+        format!("of the state machine {}", pending.state_machine)
+    } else if pending.bucket != fanout.bucket || pending.prefix != fanout.prefix {
+        format!("through s3://{}/{}", pending.bucket, pending.prefix)
+    } else if pending.key_id != key_id {
+        format!("with another key (key id {})", pending.key_id)
+    } else if pending.settings != *settings {
+        format!(
+            "with other settings (--op {} --render {} --threshold {}, against {})",
+            pending.settings.op,
+            pending.settings.render,
+            pending.settings.threshold,
+            pending.settings.against
+        )
+    } else {
+        return Ok(());
+    };
+    bail!(
+        "{} records a fan-out run ({}) {why} that was not collected: run the command it was started with to collect it (or delete the file to abandon it; its objects expire with the bucket's lifecycle rule)",
+        dir.join(manifest::FILE).display(),
+        pending.execution
+    )
+}
+
+/// Follows a run until it is over and collects it: every pair with a result that passes
+/// its check is written and recorded; the rest are reported one line each. Then the run
+/// is forgotten and (unless `--keep-s3-objects`) everything it was given or wrote is
+/// deleted. `None` when `--detach` and it still runs. Ctrl-C, or a stop that is not a
+/// pair's own, keeps the run recorded for the next command.
+fn collect(
+    args: &Args,
+    fanout: &FanOut,
+    phases: &Phases<'_>,
+    manifest: &Arc<Manifest>,
+    pending: Pending,
+) -> Result<Option<Outcome>> {
+    let runtime = phases.runtime;
+    let Some(execution) = runtime.block_on(fanout.follow(&pending, args.detach))? else {
+        return Ok(None);
+    };
+    output::line(format_args!(
+        "run: {} {}{}; collecting",
+        pending.execution,
+        execution.status.to_lowercase(),
+        execution
+            .error
+            .as_deref()
+            .map(|e| format!(" ({e})"))
+            .unwrap_or_default()
+    ));
+    let len = pending.pairs.len();
+    let run = Arc::new(Run::new(pending));
+    let collect = runtime.block_on(fanout.collect(run.clone(), &execution))?;
+    let keys = collect.keys();
+    let outcome = phases.run(
+        manifest,
+        Engine::Collect(Box::new(collect)),
+        Inputs::Uploaded(run.clone()),
+        Some(len),
+        "results checked",
+    )?;
+    *manifest.pending() = None;
+    manifest.save(&outcome.records)?;
+    if !args.remote.keep_s3_objects {
+        runtime.block_on(fanout.delete(&run.pending.bucket, &keys));
+    }
+    if outcome.failed.is_empty() {
+        return Ok(Some(outcome));
+    }
+    for line in outcome.failed.values() {
+        eprintln!("picrypt: failed: {line}");
+    }
+    let named: Vec<String> = outcome.failed.keys().map(|p| format!("pair {p}")).collect();
+    bail!(
+        "{} of {len} pairs of the run failed ({}); the {} others are written in {}, and running the same command again hands the failed ones to a new run",
+        outcome.failed.len(),
+        named.join(", "),
+        len - outcome.failed.len(),
+        phases.setup.dir.display()
     )
 }
 
@@ -427,7 +744,7 @@ fn report(
     tally: &Tally,
     key_path: &Path,
     settings: &Settings,
-    remote: &RemoteArgs,
+    place: &str,
 ) -> Result<()> {
     let dir = &setup.dir;
     let n = outcome.records.len();
@@ -508,8 +825,8 @@ fn report(
         "render": settings.render,
         "threshold": settings.threshold,
         "scheme": setup.key.scheme().name(),
-        "where": remote.url.as_deref().unwrap_or("in process"),
-        "s3_bucket": remote.s3_bucket,
+        "where": place,
+        "s3_bucket": args.remote.s3_bucket,
         "jobs": setup.jobs,
         "key": key_path,
         "output": dir,

@@ -1,12 +1,14 @@
 //! Having a function subtract: over HTTP ([`http`]) or by direct invocation of a Lambda
-//! function ([`lambda`]), S3 transfers ([`s3`]), and the one operation the commands use,
-//! [`subtract`]. What comes back is not trusted here: the caller checks it against the
-//! inputs (`picrypt_core::verify`).
+//! function ([`lambda`]), S3 transfers ([`s3`]), the fan-out state machine
+//! ([`stepfunctions`]), and the one operation the commands use, [`subtract`]. What comes
+//! back is not trusted here: the caller checks it against the inputs
+//! (`picrypt_core::verify`).
 
 pub mod http;
 pub mod lambda;
 pub mod retry;
 pub mod s3;
+pub mod stepfunctions;
 
 use std::time::Instant;
 

@@ -3,16 +3,19 @@
 //! samples), the key id, the BLAKE3 digest of every output file, and the pair's statistics.
 //! A pair is redone exactly when a frame's digest, the key, or a setting that changes
 //! outputs differs, or when one of its outputs is missing or no longer has its digest — a
-//! file of the right name is not enough.
+//! file of the right name is not enough. It also records a fan-out run that was started
+//! and not yet collected ([`Pending`]), so that the same command finds it again.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
 use anyhow::Result;
 use picrypt_core::render::ChangeStats;
 use picrypt_core::Image;
 use serde::{Deserialize, Serialize};
 
+use super::fanout::Pending;
 use crate::files;
 
 /// The manifest's file name in the output folder.
@@ -98,6 +101,9 @@ struct Document {
     version: u32,
     settings: Settings,
     pairs: Vec<Record>,
+    /// A fan-out run started and not yet collected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fanout: Option<Pending>,
 }
 
 /// BLAKE3 of a decoded frame: its shape, then its samples.
@@ -124,6 +130,8 @@ pub struct Manifest {
     earlier: HashMap<(String, String), Record>,
     /// Why nothing of the earlier run is reused, when there was one.
     pub note: Option<String>,
+    /// The fan-out run in progress, whatever the settings: saved with every record.
+    pending: Mutex<Option<Pending>>,
 }
 
 impl Manifest {
@@ -138,6 +146,7 @@ impl Manifest {
             settings,
             earlier: HashMap::new(),
             note: None,
+            pending: Mutex::new(None),
         };
         let Ok(bytes) = std::fs::read(&path) else {
             return manifest;
@@ -152,6 +161,7 @@ impl Manifest {
                 return manifest;
             }
         };
+        *manifest.pending() = doc.fanout;
         if doc.settings != manifest.settings {
             manifest.note = Some(format!(
                 "the settings differ from the last run in this folder ({}): every pair is redone",
@@ -208,6 +218,11 @@ impl Manifest {
             .collect()
     }
 
+    /// The fan-out run in progress, if any (set or cleared to save it with the records).
+    pub fn pending(&self) -> MutexGuard<'_, Option<Pending>> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Writes the manifest of `records` (atomically: a reader sees the old one or the new).
     pub fn save(&self, records: &BTreeMap<usize, Record>) -> Result<()> {
         let doc = Document {
@@ -215,6 +230,7 @@ impl Manifest {
             version: VERSION,
             settings: self.settings.clone(),
             pairs: records.values().cloned().collect(),
+            fanout: self.pending().clone(),
         };
         let mut bytes = serde_json::to_vec_pretty(&doc)?;
         bytes.push(b'\n');

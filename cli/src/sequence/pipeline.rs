@@ -8,6 +8,11 @@
 //! already received are still checked and written, the manifest records everything
 //! finished, and what was uploaded is deleted. Every file is written atomically, so
 //! nothing half-written remains.
+//!
+//! A fan-out run goes through here twice ([`fanout`](super::fanout)): once handing its
+//! pairs over (the engine uploads their frames; nothing comes back), and once collecting
+//! them ([`Inputs::Uploaded`]: the ciphertexts are the ones uploaded, and a pair that
+//! fails is reported while the others go on, since nothing is left to ask again).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -22,10 +27,11 @@ use picrypt_core::{render, verify, Image, Key, Op};
 use tokio::sync::mpsc;
 
 use super::engine::{Answer, Encrypted, Engine};
+use super::fanout::Run;
 use super::frames::Sequence;
 use super::manifest::{frame_digest, FrameInfo, Manifest, Record, Statistics};
 use super::outputs;
-use super::plan::{Job, Planner, Slot, Step};
+use super::plan::{Decision, Job, Planner, Slot, Step};
 use super::tally::{Stage, Tally};
 use crate::args::{LegacyArgs, RenderArgs};
 use crate::flow;
@@ -44,6 +50,7 @@ pub struct Setup {
 }
 
 /// The fixed reference of `--against N` or `--against FILE`, decoded.
+#[derive(Clone)]
 pub struct Reference {
     pub info: FrameInfo,
     pub image: Image,
@@ -58,6 +65,8 @@ pub struct Outcome {
     pub frames: usize,
     /// The retries made, with the pair each was for.
     pub retried: Vec<(String, Retried)>,
+    /// Collecting a fan-out run: the pairs that failed, by pair number, each in one line.
+    pub failed: BTreeMap<usize, String>,
     pub wall: Duration,
 }
 
@@ -82,6 +91,15 @@ pub struct Work {
     pub manifest: Arc<Manifest>,
     pub engine: Engine,
     pub tally: Arc<Tally>,
+    pub inputs: Inputs,
+}
+
+/// Which pairs a run takes, and where their ciphertexts come from.
+pub enum Inputs {
+    /// Every pair not done yet, its frames encrypted here.
+    Encrypt,
+    /// The pairs a fan-out run was given, not done yet, with the ciphertexts it was given.
+    Uploaded(Arc<Run>),
 }
 
 /// Runs the sequence to its end or its first failure. Either way the manifest is saved
@@ -100,7 +118,10 @@ pub fn run(
         manifest,
         engine,
         tally,
+        inputs,
     } = work;
+    // Collecting, a pair's failure is final and its own: the others go on.
+    let keep_going = matches!(inputs, Inputs::Uploaded(_));
     runtime.block_on(async move {
         let cancel = Arc::new(AtomicBool::new(false));
         let (events_tx, mut events) = mpsc::channel(setup.jobs);
@@ -111,7 +132,8 @@ pub fn run(
                 .name("frames".into())
                 .spawn(move || {
                     let produced = produce(
-                        &setup, &sequence, reference, &manifest, &tally, &cancel, &events_tx,
+                        &setup, &sequence, reference, &manifest, &inputs, &tally, &cancel,
+                        &events_tx,
                     );
                     let last = match produced {
                         Ok(Some(frames)) => Event::End(frames),
@@ -123,14 +145,16 @@ pub fn run(
                 .expect("a thread for the frames")
         };
         let (finish_tx, finish_rx) = std::sync::mpsc::channel::<(Job, Bytes)>();
-        let (report_tx, mut reports) = mpsc::unbounded_channel::<Result<Record>>();
+        let (report_tx, mut reports) = mpsc::unbounded_channel::<(usize, Result<Record>)>();
         let finisher = {
             let (setup, tally) = (setup.clone(), tally.clone());
             std::thread::Builder::new()
                 .name("finish".into())
                 .spawn(move || {
                     for (job, result) in finish_rx {
-                        if report_tx.send(finish(&setup, &tally, job, &result)).is_err() {
+                        let pair = job.number;
+                        let report = finish(&setup, &tally, job, &result);
+                        if report_tx.send((pair, report)).is_err() {
                             break;
                         }
                     }
@@ -143,6 +167,7 @@ pub fn run(
             tokio::task::JoinSet::new();
         let mut records = BTreeMap::new();
         let (mut computed, mut reused, mut outstanding) = (0, 0, 0usize);
+        let mut failed = BTreeMap::new();
         let mut retried = Vec::new();
         let mut frames = 0;
         let mut producing = true;
@@ -160,21 +185,39 @@ pub fn run(
                 biased;
                 _ = &mut ctrl_c => break Some(Stop::Interrupted),
                 report = reports.recv() => match report {
-                    Some(Ok(record)) => {
+                    Some((_, Ok(record))) => {
                         outstanding -= 1;
                         computed += 1;
                         bar.inc(1);
                         records.insert(record.pair, record);
                         dirty = true;
                     }
-                    Some(Err(e)) => break Some(Stop::Failed(e)),
+                    Some((pair, Err(e))) if keep_going => {
+                        outstanding -= 1;
+                        bar.inc(1);
+                        failed.insert(pair, format!("{e:#}"));
+                    }
+                    Some((_, Err(e))) => break Some(Stop::Failed(e)),
                     None => break Some(Stop::Failed(anyhow!("the thread checking results stopped"))),
                 },
                 Some(joined) = inflight.join_next(), if !inflight.is_empty() => match joined {
                     Ok((job, Ok(answer))) => {
                         let pair = job.describe();
                         retried.extend(answer.retried.into_iter().map(|r| (pair.clone(), r)));
-                        let _ = finish_tx.send((job, answer.result));
+                        match answer.result {
+                            Some(result) => {
+                                let _ = finish_tx.send((job, result));
+                            }
+                            None => {
+                                outstanding -= 1;
+                                bar.inc(1);
+                            }
+                        }
+                    }
+                    Ok((job, Err(e))) if keep_going => {
+                        outstanding -= 1;
+                        bar.inc(1);
+                        failed.insert(job.number, format!("{:#}", e.context(job.describe())));
                     }
                     Ok((job, Err(e))) => break Some(Stop::Failed(e.context(job.describe()))),
                     Err(e) => break Some(Stop::Failed(anyhow!("a request stopped: {e}"))),
@@ -215,7 +258,7 @@ pub fn run(
         inflight.abort_all();
         while inflight.join_next().await.is_some() {}
         drop(finish_tx);
-        while let Some(report) = reports.recv().await {
+        while let Some((_, report)) = reports.recv().await {
             match report {
                 Ok(record) => {
                     computed += 1;
@@ -245,29 +288,44 @@ pub fn run(
                 reused,
                 frames,
                 retried,
+                failed,
                 wall: start.elapsed(),
             }),
         }
     })
 }
 
-/// The producer: decodes each frame, plans its pair and encrypts what that needs. `None`
-/// when stopped before the end.
+/// The producer: decodes each frame, plans its pair and encrypts what that needs (or, when
+/// collecting, takes the ciphertexts the fan-out run was given). `None` when stopped
+/// before the end.
+#[allow(clippy::too_many_arguments)]
 fn produce(
     setup: &Setup,
     sequence: &Sequence,
     reference: Option<Reference>,
     manifest: &Manifest,
+    inputs: &Inputs,
     tally: &Tally,
     cancel: &AtomicBool,
     events: &mpsc::Sender<Event>,
 ) -> Result<Option<usize>> {
     let key_id = setup.key.id().to_string();
-    let reuse = |before: &FrameInfo, after: &FrameInfo| {
+    let decide = |before: &FrameInfo, after: &FrameInfo| {
         let names = outputs::pair_outputs(&before.name, &after.name, setup.npy);
-        manifest.reusable(before, after, &key_id, &names)
+        match (manifest.reusable(before, after, &key_id, &names), inputs) {
+            (Some(record), _) => Decision::Reuse(Box::new(record)),
+            (None, Inputs::Encrypt) => Decision::Compute,
+            (None, Inputs::Uploaded(run)) if run.pair(before, after).is_some() => Decision::Compute,
+            (None, Inputs::Uploaded(_)) => Decision::Skip,
+        }
     };
     let mut encrypt = |info: &FrameInfo, image: &Image| -> Result<Encrypted> {
+        if let Inputs::Uploaded(run) = inputs {
+            let object = run.frame(info).with_context(|| {
+                format!("frame {} is not among the fan-out run's uploads", info.name)
+            })?;
+            return Ok(Encrypted::uploaded(info.clone(), object.clone()));
+        }
         let t = Instant::now();
         let container = flow::encrypt(&setup.key, image, setup.legacy)
             .with_context(|| format!("encrypting frame {}", info.name))?;
@@ -294,7 +352,7 @@ fn produce(
         };
         tally.add(Stage::Decode, t.elapsed());
         count += 1;
-        if let Some(step) = planner.push(info, frame.image, &reuse, &mut encrypt)? {
+        if let Some(step) = planner.push(info, frame.image, &decide, &mut encrypt)? {
             if events.blocking_send(Event::Step(step)).is_err() {
                 return Ok(None);
             }
@@ -309,7 +367,7 @@ fn finish(setup: &Setup, tally: &Tally, job: Job, result: &[u8]) -> Result<Recor
     let refused = |e: picrypt_core::Error| {
         anyhow::Error::from(e).context(format!("the function's result for {}", job.describe()))
     };
-    let checked = verify::check_result(setup.op, &job.before.bytes, &job.after.bytes, result)
+    let checked = verify::check_result(setup.op, job.before.bytes(), job.after.bytes(), result)
         .map_err(refused)?;
     let difference = checked.decrypt(&setup.key).map_err(refused)?;
     tally.add(Stage::Check, t.elapsed());

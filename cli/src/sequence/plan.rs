@@ -105,10 +105,19 @@ impl Slot {
     }
 }
 
-/// Encrypts one frame.
+/// A frame's ciphertext: encrypted now, or the one a fan-out run was given.
 pub type Encrypt<'a> = dyn FnMut(&FrameInfo, &Image) -> Result<Encrypted> + 'a;
-/// The earlier run's record of a pair, if it still stands.
-pub type Reuse<'a> = dyn Fn(&FrameInfo, &FrameInfo) -> Option<Record> + 'a;
+/// What becomes of a pair.
+pub type Decide<'a> = dyn Fn(&FrameInfo, &FrameInfo) -> Decision + 'a;
+
+/// What becomes of a pair in this run.
+pub enum Decision {
+    Compute,
+    /// The earlier run's record of it still stands.
+    Reuse(Box<Record>),
+    /// Neither done nor for this run (collecting a fan-out run that was not given it).
+    Skip,
+}
 
 /// Turns frames, in order, into pairs.
 pub struct Planner {
@@ -131,12 +140,12 @@ impl Planner {
     }
 
     /// The pair that frame `info` completes, if any: none for the first frame compared
-    /// with its predecessor, nor for the reference frame itself.
+    /// with its predecessor, nor for the reference frame itself, nor for a skipped pair.
     pub fn push(
         &mut self,
         info: FrameInfo,
         image: Image,
-        reuse: &Reuse<'_>,
+        decide: &Decide<'_>,
         encrypt: &mut Encrypt<'_>,
     ) -> Result<Option<Step>> {
         let mut current = Slot::new(info, image);
@@ -147,7 +156,7 @@ impl Planner {
                 {
                     None
                 } else {
-                    Some(self.pair(&mut reference, &mut current, reuse, encrypt)?)
+                    self.pair(&mut reference, &mut current, decide, encrypt)?
                 };
                 self.reference = Some(reference);
                 step
@@ -155,7 +164,7 @@ impl Planner {
             None => {
                 let step = match self.previous.take() {
                     Some(mut previous) => {
-                        Some(self.pair(&mut previous, &mut current, reuse, encrypt)?)
+                        self.pair(&mut previous, &mut current, decide, encrypt)?
                     }
                     None => None,
                 };
@@ -170,22 +179,24 @@ impl Planner {
         &mut self,
         before: &mut Slot,
         after: &mut Slot,
-        reuse: &Reuse<'_>,
+        decide: &Decide<'_>,
         encrypt: &mut Encrypt<'_>,
-    ) -> Result<Step> {
+    ) -> Result<Option<Step>> {
         self.pairs += 1;
-        if let Some(record) = reuse(&before.info, &after.info) {
-            return Ok(Step::Reuse(Box::new(Record {
-                pair: self.pairs,
-                ..record
-            })));
+        match decide(&before.info, &after.info) {
+            Decision::Compute => {}
+            Decision::Reuse(mut record) => {
+                record.pair = self.pairs;
+                return Ok(Some(Step::Reuse(record)));
+            }
+            Decision::Skip => return Ok(None),
         }
-        Ok(Step::Compute(Job {
+        Ok(Some(Step::Compute(Job {
             number: self.pairs,
             before: before.encrypted(encrypt)?,
             after: after.encrypted(encrypt)?,
             after_image: self.keep_after.then(|| after.image.clone()),
-        }))
+        })))
     }
 }
 
@@ -206,60 +217,67 @@ mod tests {
     }
 
     /// Runs frames 1..=n through a planner; the pairs as (before, after) numbers, what
-    /// was reused, and the frames encrypted, in order.
+    /// was reused, and the frames encrypted, in order. Pairs in `skipped` are not for
+    /// this run.
     fn plan(
         reference: Option<usize>,
         n: usize,
         reused: &[(usize, usize)],
+        skipped: &[(usize, usize)],
     ) -> (Vec<(usize, usize)>, Vec<usize>, Vec<usize>) {
         let mut encrypted = Vec::new();
         let mut encrypt = |i: &FrameInfo, _: &Image| {
             encrypted.push(i.number.unwrap());
             Ok(Encrypted::new(i.clone(), bytes::Bytes::new()))
         };
-        let reuse = |b: &FrameInfo, a: &FrameInfo| {
-            reused
-                .contains(&(b.number.unwrap(), a.number.unwrap()))
-                .then(|| Record {
-                    pair: 0,
-                    before: b.clone(),
-                    after: a.clone(),
-                    key_id: String::new(),
-                    outputs: Default::default(),
-                    statistics: super::super::manifest::Statistics {
-                        width: 1,
-                        height: 1,
-                        threshold: 0,
-                        changed_pixels: 0,
-                        total_pixels: 1,
-                        bounding_box: None,
-                        max_abs: 0,
-                        mean_abs: 0.0,
-                    },
-                })
+        let decide = |b: &FrameInfo, a: &FrameInfo| {
+            let pair = (b.number.unwrap(), a.number.unwrap());
+            if skipped.contains(&pair) {
+                return Decision::Skip;
+            }
+            if !reused.contains(&pair) {
+                return Decision::Compute;
+            }
+            Decision::Reuse(Box::new(Record {
+                pair: 0,
+                before: b.clone(),
+                after: a.clone(),
+                key_id: String::new(),
+                outputs: Default::default(),
+                statistics: super::super::manifest::Statistics {
+                    width: 1,
+                    height: 1,
+                    threshold: 0,
+                    changed_pixels: 0,
+                    total_pixels: 1,
+                    bounding_box: None,
+                    max_abs: 0,
+                    mean_abs: 0.0,
+                },
+            }))
         };
         let reference = reference.map(|r| Slot::new(info(r), image(r)));
         let mut planner = Planner::new(reference, false);
-        let (mut computed, mut skipped) = (Vec::new(), Vec::new());
+        let (mut computed, mut reused_pairs) = (Vec::new(), Vec::new());
         for i in 1..=n {
             match planner
-                .push(info(i), image(i), &reuse, &mut encrypt)
+                .push(info(i), image(i), &decide, &mut encrypt)
                 .unwrap()
             {
                 Some(Step::Compute(job)) => computed.push((
                     job.before.info.number.unwrap(),
                     job.after.info.number.unwrap(),
                 )),
-                Some(Step::Reuse(r)) => skipped.push(r.pair),
+                Some(Step::Reuse(r)) => reused_pairs.push(r.pair),
                 None => {}
             }
         }
-        (computed, skipped, encrypted)
+        (computed, reused_pairs, encrypted)
     }
 
     #[test]
     fn consecutive_pairs_encrypt_each_frame_once() {
-        let (pairs, reused, encrypted) = plan(None, 4, &[]);
+        let (pairs, reused, encrypted) = plan(None, 4, &[], &[]);
         assert_eq!(pairs, [(1, 2), (2, 3), (3, 4)]);
         assert!(reused.is_empty());
         assert_eq!(encrypted, [1, 2, 3, 4]);
@@ -267,15 +285,23 @@ mod tests {
 
     #[test]
     fn frames_only_reused_pairs_need_are_not_encrypted() {
-        let (pairs, reused, encrypted) = plan(None, 5, &[(1, 2), (2, 3)]);
+        let (pairs, reused, encrypted) = plan(None, 5, &[(1, 2), (2, 3)], &[]);
         assert_eq!(pairs, [(3, 4), (4, 5)]);
         assert_eq!(reused, [1, 2]);
         assert_eq!(encrypted, [3, 4, 5]);
     }
 
     #[test]
+    fn skipped_pairs_keep_their_numbers_and_need_no_frames() {
+        let (pairs, reused, encrypted) = plan(None, 5, &[(1, 2)], &[(3, 4), (4, 5)]);
+        assert_eq!(pairs, [(2, 3)]);
+        assert_eq!(reused, [1]);
+        assert_eq!(encrypted, [2, 3]);
+    }
+
+    #[test]
     fn a_reference_frame_is_skipped_and_encrypted_once() {
-        let (pairs, _, encrypted) = plan(Some(2), 4, &[(2, 1)]);
+        let (pairs, _, encrypted) = plan(Some(2), 4, &[(2, 1)], &[]);
         assert_eq!(pairs, [(2, 3), (2, 4)]);
         assert_eq!(encrypted, [2, 3, 4]);
     }
