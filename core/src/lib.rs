@@ -70,6 +70,7 @@ mod random;
 #[cfg(feature = "render")]
 pub mod render;
 pub mod scheme;
+pub mod stream;
 pub mod verify;
 
 pub use error::{Error, Result};
