@@ -218,7 +218,7 @@ pub fn receive(
             sink.push(&values)?;
         }
     }
-    if let (Some(d), Some(sink)) = (decryptor.take(), sink.as_deref_mut()) {
+    if let (Some(d), Some(sink)) = (decryptor.take(), sink) {
         values.clear();
         d.finish(&mut values)?;
         sink.push(&values)?;

@@ -395,15 +395,17 @@ async fn compute(
         (Pending::S3(la), Pending::S3(lb)) => {
             let opened = open_both(app, op, &la, &lb).await?;
             let bytes = opened.result_len() as usize;
-            if let Some(key) = result_key(app, &output, output_key.as_deref(), bytes, request_id)?
-            {
+            if let Some(key) = result_key(app, &output, output_key.as_deref(), bytes, request_id)? {
                 let bucket = app.config.authorize_bucket(None)?.to_string();
                 let (header, streamed) = opened.store(&bucket, &key).await?;
                 timing.fetch_ms = streamed.fetch_ms;
                 timing.compute_ms = streamed.compute_ms;
                 timing.store_ms = streamed.store_ms;
                 let location = ResultLocation::S3 { bucket, key };
-                return Ok((answer(&header, op, location, bytes, timing, request_id), Vec::new()));
+                return Ok((
+                    answer(&header, op, location, bytes, timing, request_id),
+                    Vec::new(),
+                ));
             }
             let (a, b) = opened.read_whole().await?;
             (Bytes::from(a), Bytes::from(b))

@@ -489,7 +489,12 @@ async fn a_large_pair_streams_into_a_multipart_upload() {
     f.check_stored().await;
     // Both inputs read once each, the result in two parts: create, two parts, complete.
     assert_eq!(f.proxy.requests_to("GET", A), 1, "{:?}", f.proxy.seen());
-    assert_eq!(f.proxy.requests_to("PUT", "partNumber="), 2, "{:?}", f.proxy.seen());
+    assert_eq!(
+        f.proxy.requests_to("PUT", "partNumber="),
+        2,
+        "{:?}",
+        f.proxy.seen()
+    );
     assert_eq!(f.proxy.requests_to("POST", "uploads"), 1);
     assert_eq!(f.proxy.requests_to("POST", "uploadId="), 1);
     f.assert_no_upload_left("a large pair").await;
@@ -575,7 +580,12 @@ async fn a_truncated_large_input_is_refused_before_any_upload() {
     let whole = f.ciphertext(&f.a);
     f.upload(A, whole[..whole.len() - 100].to_vec()).await;
     let got = f.diff_s3().await;
-    assert_error(&got, 400, "bad_container", &["A: payload is", "(truncated)"]);
+    assert_error(
+        &got,
+        400,
+        "bad_container",
+        &["A: payload is", "(truncated)"],
+    );
     assert_eq!(f.proxy.requests_to("POST", "uploads"), 0, "no upload begun");
     f.assert_nothing_stored("truncated input").await;
 }
