@@ -71,6 +71,7 @@ mod random;
 pub mod render;
 pub mod scheme;
 pub mod stream;
+mod units;
 pub mod verify;
 
 pub use error::{Error, Result};

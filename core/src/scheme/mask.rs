@@ -34,7 +34,7 @@ use crate::scheme::interface::Key;
 use crate::scheme::interface::{
     ComputeUnit, DecryptStream, EncryptStream, Expect, Integrity, KeyKind, KeyMaterial, SchemeImpl,
 };
-use crate::stream::Units;
+use crate::units::Units;
 
 impl Scheme {
     /// Additive XChaCha20 masking with a homomorphic MAC: the default.

@@ -31,7 +31,7 @@ use crate::error::{Error, Result};
 use crate::format::{Container, Header, KeyId, Scheme, Shape, ValueRange};
 use crate::image::{self, Image};
 use crate::scheme::interface::{EncryptStream, KeyKind, KeyMaterial};
-use crate::stream::Units;
+use crate::units::Units;
 
 /// Smallest power of two holding signed differences of 8-bit samples.
 const PLAINTEXT_MODULUS: u64 = 512;
