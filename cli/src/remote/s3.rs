@@ -533,7 +533,9 @@ impl Download {
                     cause.map(|c| format!(": {c}")).unwrap_or_default()
                 );
             }
-            tracing::warn!(
+            // Debug, not a warning: the CLI's stderr is its one-line answer, and a resumed
+            // download that completes is not the user's concern.
+            tracing::debug!(
                 key = self.key,
                 at = self.received,
                 "download broke off; resuming it"
