@@ -350,8 +350,18 @@ pub fn image_samples(path: &Path) -> Result<u64> {
 }
 
 fn open_buffered(path: &Path) -> Result<std::io::BufReader<fs::File>> {
-    let file = fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(std::io::BufReader::with_capacity(1 << 16, file))
+    Ok(std::io::BufReader::with_capacity(1 << 16, open_file(path)?))
+}
+
+/// Opens a file to read; a directory is refused here, as reading it whole would be, not
+/// later by whatever reads it.
+fn open_file(path: &Path) -> Result<fs::File> {
+    fs::File::open(path)
+        .and_then(|file| match file.metadata()?.is_dir() {
+            true => Err(std::io::ErrorKind::IsADirectory.into()),
+            false => Ok(file),
+        })
+        .with_context(|| format!("cannot read {}", path.display()))
 }
 
 /// A container file opened to be read a chunk at a time: its header parsed, its length
