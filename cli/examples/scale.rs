@@ -3,7 +3,8 @@
 //! limit (9459×9459 RGB, 2^28 samples) and a quarter of it, each through a fresh server.
 //! Prints, measured in this run: wall time of `picrypt diff --s3-bucket` and of `picrypt
 //! decrypt --expect`, bytes moved, and the peak RSS (VmHWM) of the server and of each
-//! client (docs/PERFORMANCE.md, "Scale").
+//! client; then `picrypt run --s3-bucket` from two PNGs of the pair (docs/PERFORMANCE.md,
+//! "Scale").
 //!
 //! ```sh
 //! cargo build -p picrypt --bin picrypt --example scale
@@ -67,6 +68,9 @@ fn main() {
             std::fs::write(p(name), key.encrypt(img).unwrap().to_bytes()).unwrap();
         }
         let expected = difference(&a, &b);
+        for (name, img) in [("before.png", &a), ("after.png", &b)] {
+            save_png(img, &p(name));
+        }
         drop((a, b));
         let ct = std::fs::metadata(p("a.picrypt")).unwrap().len();
         let (server, url) = serve(&picrypt, &bucket, &env);
@@ -88,6 +92,23 @@ fn main() {
                 ]),
         );
         let server_peak = vm_hwm(server.0.id()).expect("picrypt serve is running");
+        let (run_time, run_peak) = measured(
+            Command::new(&picrypt)
+                .envs(env.iter().cloned())
+                .arg("run")
+                .args([p("before.png"), p("after.png")])
+                .arg("-o")
+                .arg(p("run.png"))
+                .args([
+                    "--render",
+                    "abs",
+                    "--url",
+                    &url,
+                    "--s3-bucket",
+                    &bucket,
+                    "--quiet",
+                ]),
+        );
         drop(server);
         let (decrypt_time, decrypt_peak) = measured(
             Command::new(&picrypt)
@@ -119,10 +140,41 @@ fn main() {
             2.0 * ct as f64 / 1e6,
             ct as f64 / 1e6,
         );
-        for f in ["a.picrypt", "b.picrypt", "d.picrypt", "d.npy"] {
+        println!(
+            "  {side}×{side}: picrypt run --s3-bucket --render abs (two PNGs, encrypted as they upload) {:.1} s, peak RSS {:.1} MB",
+            run_time.as_secs_f64(),
+            run_peak as f64 / 1e6
+        );
+        for f in [
+            "a.picrypt",
+            "b.picrypt",
+            "d.picrypt",
+            "d.npy",
+            "before.png",
+            "after.png",
+            "run.png",
+        ] {
             let _ = std::fs::remove_file(p(f));
         }
     }
+}
+
+/// Writes `img` (RGB) as a PNG, fast deflate.
+fn save_png(img: &Image, path: &Path) {
+    let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let encoder = image::codecs::png::PngEncoder::new_with_quality(
+        file,
+        image::codecs::png::CompressionType::Fast,
+        image::codecs::png::FilterType::NoFilter,
+    );
+    image::ImageEncoder::write_image(
+        encoder,
+        img.data(),
+        img.width(),
+        img.height(),
+        image::ExtendedColorType::Rgb8,
+    )
+    .unwrap();
 }
 
 /// A deterministic side×side RGB image; two seeds differ almost everywhere.
