@@ -177,43 +177,134 @@ fn write_with_mode(
     overwrite: bool,
     sync: Sync,
 ) -> Result<()> {
-    let dir = parent_dir(path);
-    if !dir.is_dir() {
-        bail!(
-            "cannot write {}: directory {} does not exist",
-            path.display(),
-            dir.display()
-        );
-    }
     if !overwrite && path.exists() {
         bail!(
             "{} already exists; refusing to overwrite a key (pass --force to replace it)",
             path.display()
         );
     }
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".picrypt-")
-        .tempfile_in(&dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(fs::Permissions::from_mode(mode))
-            .with_context(|| format!("cannot set permissions on {}", path.display()))?;
+    let mut out = AtomicOutput::with_mode(path, mode)?;
+    out.write_all(bytes)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    out.persist(sync)
+}
+
+/// An output written a piece at a time into a temporary file beside it, which becomes
+/// the output only at [`AtomicOutput::commit`] (synced, then renamed over it): until
+/// then nothing of it is visible under its name, and dropped uncommitted the temporary
+/// file is deleted. So a half-written or unverified output never remains.
+pub struct AtomicOutput {
+    path: PathBuf,
+    tmp: std::io::BufWriter<tempfile::NamedTempFile>,
+}
+
+impl AtomicOutput {
+    /// Starts the output `path` (mode 0644).
+    pub fn create(path: &Path) -> Result<AtomicOutput> {
+        AtomicOutput::with_mode(path, 0o644)
     }
-    #[cfg(not(unix))]
-    let _ = mode;
-    tmp.write_all(bytes)
-        .and_then(|_| match sync {
-            Sync::Yes => tmp.as_file().sync_all(),
-            Sync::No => Ok(()),
+
+    fn with_mode(path: &Path, mode: u32) -> Result<AtomicOutput> {
+        let dir = parent_dir(path);
+        if !dir.is_dir() {
+            bail!(
+                "cannot write {}: directory {} does not exist",
+                path.display(),
+                dir.display()
+            );
+        }
+        let tmp = tempfile::Builder::new()
+            .prefix(".picrypt-")
+            .tempfile_in(&dir)
+            .with_context(|| format!("cannot write in {}", dir.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            tmp.as_file()
+                .set_permissions(fs::Permissions::from_mode(mode))
+                .with_context(|| format!("cannot set permissions on {}", path.display()))?;
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+        Ok(AtomicOutput {
+            path: path.to_path_buf(),
+            tmp: std::io::BufWriter::with_capacity(1 << 20, tmp),
         })
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    tmp.persist(path)
-        .map_err(|e| e.error)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    }
+
+    /// The output's final name.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A second handle on the temporary file, sharing its position, for an encoder that
+    /// must own its writer (the PNG stream writer): what this output buffered is written
+    /// first, and nothing more may be written through this output itself.
+    pub fn handle(&mut self) -> Result<fs::File> {
+        self.tmp
+            .flush()
+            .and_then(|()| self.tmp.get_ref().as_file().try_clone())
+            .with_context(|| format!("cannot write {}", self.path.display()))
+    }
+
+    /// Writes `bytes` at the start of the file, over what is there (a header reserved
+    /// and written last), and goes back to the end.
+    pub fn write_at_start(&mut self, bytes: &[u8]) -> Result<()> {
+        use std::io::{Seek, SeekFrom};
+        let path = self.path.clone();
+        let written = (|| {
+            self.tmp.flush()?;
+            let file = self.tmp.get_mut();
+            file.seek(SeekFrom::Start(0))?;
+            file.write_all(bytes)?;
+            file.seek(SeekFrom::End(0))?;
+            Ok::<_, std::io::Error>(())
+        })();
+        written.with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    /// Makes the output visible under its name, whole: synced to the disk, then renamed
+    /// over whatever was there (never over a key file).
+    pub fn commit(self) -> Result<()> {
+        if is_key_file(&self.path) {
+            bail!(
+                "{} is a key file: refusing to overwrite it with an output (only `picrypt keygen --force` replaces a key)",
+                self.path.display()
+            );
+        }
+        self.persist(Sync::Yes)
+    }
+
+    fn persist(self, sync: Sync) -> Result<()> {
+        let path = self.path;
+        let tmp = self
+            .tmp
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|tmp| match sync {
+                Sync::Yes => tmp.as_file().sync_all().map(|()| tmp),
+                Sync::No => Ok(tmp),
+            })
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        tmp.persist(&path)
+            .map_err(|e| e.error)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(())
+    }
+}
+
+impl Write for AtomicOutput {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.tmp.write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.tmp.write_all(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.tmp.flush()
+    }
 }
 
 /// Writes a key file readable by its owner only.
@@ -249,8 +340,98 @@ pub fn read_image(path: &Path) -> Result<Image> {
 
 /// [`read_image`], also saying which EXIF orientation was applied.
 pub fn read_image_oriented(path: &Path) -> Result<(Image, image_io::Orientation)> {
-    let bytes = read(path)?;
-    image_io::decode_oriented(&bytes).with_context(|| format!("{}", path.display()))
+    image_io::decode_oriented_from(open_buffered(path)?)
+        .with_context(|| format!("{}", path.display()))
+}
+
+/// How many samples the image file at `path` decodes to, from its header alone.
+pub fn image_samples(path: &Path) -> Result<u64> {
+    image_io::samples_in(open_buffered(path)?).with_context(|| format!("{}", path.display()))
+}
+
+fn open_buffered(path: &Path) -> Result<std::io::BufReader<fs::File>> {
+    Ok(std::io::BufReader::with_capacity(1 << 16, open_file(path)?))
+}
+
+/// Opens a file to read; a directory is refused here, as reading it whole would be, not
+/// later by whatever reads it.
+fn open_file(path: &Path) -> Result<fs::File> {
+    fs::File::open(path)
+        .and_then(|file| match file.metadata()?.is_dir() {
+            true => Err(std::io::ErrorKind::IsADirectory.into()),
+            false => Ok(file),
+        })
+        .with_context(|| format!("cannot read {}", path.display()))
+}
+
+/// A container file opened to be read a chunk at a time: its header parsed, its length
+/// checked against the header, the file positioned at the payload.
+pub struct ContainerFile {
+    path: PathBuf,
+    /// The header's bytes, exactly.
+    head: Vec<u8>,
+    header: picrypt_core::Header,
+    reader: std::io::BufReader<fs::File>,
+}
+
+impl ContainerFile {
+    /// Opens `path`; a malformed container is refused naming the file (and `which` input
+    /// it is, when given), before anything else is done with it.
+    pub fn open(path: &Path, which: Option<&str>) -> Result<ContainerFile> {
+        use std::io::Read;
+        let file =
+            fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let len = file
+            .metadata()
+            .with_context(|| format!("cannot read {}", path.display()))?
+            .len();
+        let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+        let mut head = Vec::new();
+        (&mut reader)
+            .take(picrypt_core::format::MAX_HEADER_LEN.min(len as usize) as u64)
+            .read_to_end(&mut head)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let name = |e: picrypt_core::Error| {
+            let e = match which {
+                Some(w) => e.in_input(w),
+                None => e,
+            };
+            anyhow::Error::from(e).context(path.display().to_string())
+        };
+        let (header, header_len) = picrypt_core::Header::parse(&head).map_err(name)?;
+        header.check_container_len(header_len, len).map_err(name)?;
+        // What was read past the header is the payload's start: read it again.
+        let extra = head.split_off(header_len);
+        reader
+            .seek_relative(-(extra.len() as i64))
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        Ok(ContainerFile {
+            path: path.to_path_buf(),
+            head,
+            header,
+            reader,
+        })
+    }
+
+    /// The header's bytes.
+    pub fn head(&self) -> &[u8] {
+        &self.head
+    }
+
+    /// The parsed header.
+    pub fn header(&self) -> &picrypt_core::Header {
+        &self.header
+    }
+
+    /// Appends the next `n` bytes of the payload to `out`.
+    pub fn read(&mut self, n: usize, out: &mut Vec<u8>) -> Result<()> {
+        use std::io::Read;
+        let at = out.len();
+        out.resize(at + n, 0);
+        self.reader
+            .read_exact(&mut out[at..])
+            .with_context(|| format!("cannot read {} (did it change?)", self.path.display()))
+    }
 }
 
 /// Reads and parses a ciphertext container.

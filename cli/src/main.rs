@@ -11,6 +11,7 @@ mod flow;
 mod output;
 mod remote;
 mod sequence;
+mod streamed;
 
 use std::process::ExitCode;
 

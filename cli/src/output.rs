@@ -166,21 +166,24 @@ pub fn encode_plaintext(
     args: &RenderArgs,
     after: Option<&Image>,
 ) -> Result<(Vec<u8>, String)> {
-    Ok(match files::extension(out).as_str() {
-        "npy" if pt.is_image() => (npy::encode_u8(&pt.to_image()?), "uint8 array".to_string()),
-        "npy" => (
-            npy::encode_i16(&pt.shape(), pt.values()),
-            "int16 difference array".to_string(),
-        ),
-        "png" if pt.is_image() => (image_io::encode_png(&pt.to_image()?)?, "image".to_string()),
-        "png" => {
-            let mode = args.mode();
-            let img = render::render(pt, mode, args.threshold, after)?;
-            (
-                image_io::encode_png(&img)?,
-                format!("{} render", mode.name()),
-            )
-        }
+    let what = output_kind(pt.is_image(), out, args)?;
+    let bytes = match files::extension(out).as_str() {
+        "npy" if pt.is_image() => npy::encode_u8(&pt.to_image()?),
+        "npy" => npy::encode_i16(&pt.shape(), pt.values()),
+        _ if pt.is_image() => image_io::encode_png(&pt.to_image()?)?,
+        _ => image_io::encode_png(&render::render(pt, args.mode(), args.threshold, after)?)?,
+    };
+    Ok((bytes, what))
+}
+
+/// What a decrypted result written to `out` is, in words (chosen by the extension: `.npy`
+/// or `.png`, anything else refused).
+pub fn output_kind(image: bool, out: &Path, args: &RenderArgs) -> Result<String> {
+    Ok(match (files::extension(out).as_str(), image) {
+        ("npy", true) => "uint8 array".to_string(),
+        ("npy", false) => "int16 difference array".to_string(),
+        ("png", true) => "image".to_string(),
+        ("png", false) => format!("{} render", args.mode().name()),
         _ => bail!(
             "cannot tell what to write to {}: name it *.png or *.npy",
             out.display()

@@ -5,7 +5,7 @@
 //! Images stay in the layout they came in (gray, gray + alpha, RGB, RGBA; 8 bits per
 //! sample); anything else is refused rather than silently converted.
 
-use std::io::Cursor;
+use std::io::{BufRead, Cursor, Seek};
 
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
 
@@ -96,36 +96,13 @@ fn orientation_of(o: image::metadata::Orientation) -> Orientation {
 /// 2^28 samples before any pixel is decoded, so a file claiming an enormous image is
 /// refused at once, with the limit in the message.
 pub fn decode_oriented(bytes: &[u8]) -> Result<(Image, Orientation)> {
-    let reader = ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| Error::Image(e.to_string()))?;
-    let format = reader.format().ok_or_else(|| {
-        Error::Image(format!(
-            "unrecognised image format (PICRYPT reads {})",
-            readable_formats()
-        ))
-    })?;
-    if !FORMATS.iter().any(|(f, _)| *f == format) {
-        return Err(Error::Image(format!(
-            "{format:?} images are not supported (PICRYPT reads {})",
-            readable_formats()
-        )));
-    }
-    let mut limits = image::Limits::default();
-    limits.max_alloc = Some(MAX_DECODE_ALLOC);
-    let mut reader = reader;
-    reader.limits(limits);
-    let mut decoder = reader
-        .into_decoder()
-        .map_err(|e| Error::Image(format!("cannot decode {format:?}: {e}")))?;
-    let (width, height) = decoder.dimensions();
-    let channels = decoder.color_type().channel_count() as u64;
-    let samples = width as u64 * height as u64 * channels;
-    if samples > MAX_SAMPLES {
-        return Err(Error::Image(format!(
-            "a {width}×{height} image with {channels} channels is {samples} samples, over PICRYPT's limit of 2^28 = {MAX_SAMPLES} (for example 9459×9459 RGB): crop or downscale it"
-        )));
-    }
+    decode_oriented_from(Cursor::new(bytes))
+}
+
+/// [`decode_oriented`] from a reader (a file), so that the file's bytes need not be
+/// held beside the decoded image.
+pub fn decode_oriented_from<R: BufRead + Seek>(reader: R) -> Result<(Image, Orientation)> {
+    let (mut decoder, format) = open_decoder(reader)?;
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
@@ -149,6 +126,52 @@ pub fn decode_oriented(bytes: &[u8]) -> Result<(Image, Orientation)> {
         Image::new(width, height, channels, data)?,
         orientation_of(orientation),
     ))
+}
+
+/// How many samples (width × height × channels) an image file decodes to, from its
+/// header alone: what a caller needs to choose how to handle it before decoding it.
+pub fn samples_in<R: BufRead + Seek>(reader: R) -> Result<u64> {
+    let (decoder, _) = open_decoder(reader)?;
+    let (width, height) = decoder.dimensions();
+    Ok(width as u64 * height as u64 * decoder.color_type().channel_count() as u64)
+}
+
+/// A decoder for a file in a format this build reads, its dimensions checked against
+/// the container's limit before any pixel is decoded.
+fn open_decoder<'a, R: BufRead + Seek + 'a>(
+    reader: R,
+) -> Result<(impl ImageDecoder + 'a, ImageFormat)> {
+    let reader = ImageReader::new(reader)
+        .with_guessed_format()
+        .map_err(|e| Error::Image(e.to_string()))?;
+    let format = reader.format().ok_or_else(|| {
+        Error::Image(format!(
+            "unrecognised image format (PICRYPT reads {})",
+            readable_formats()
+        ))
+    })?;
+    if !FORMATS.iter().any(|(f, _)| *f == format) {
+        return Err(Error::Image(format!(
+            "{format:?} images are not supported (PICRYPT reads {})",
+            readable_formats()
+        )));
+    }
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_DECODE_ALLOC);
+    let mut reader = reader;
+    reader.limits(limits);
+    let decoder = reader
+        .into_decoder()
+        .map_err(|e| Error::Image(format!("cannot decode {format:?}: {e}")))?;
+    let (width, height) = decoder.dimensions();
+    let channels = decoder.color_type().channel_count() as u64;
+    let samples = width as u64 * height as u64 * channels;
+    if samples > MAX_SAMPLES {
+        return Err(Error::Image(format!(
+            "a {width}×{height} image with {channels} channels is {samples} samples, over PICRYPT's limit of 2^28 = {MAX_SAMPLES} (for example 9459×9459 RGB): crop or downscale it"
+        )));
+    }
+    Ok((decoder, format))
 }
 
 /// Encodes an image as PNG.

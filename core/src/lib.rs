@@ -70,6 +70,8 @@ mod random;
 #[cfg(feature = "render")]
 pub mod render;
 pub mod scheme;
+pub mod stream;
+mod units;
 pub mod verify;
 
 pub use error::{Error, Result};

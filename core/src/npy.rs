@@ -7,7 +7,9 @@ use crate::image::Image;
 
 const MAGIC: &[u8] = b"\x93NUMPY\x01\x00";
 
-fn encode(descr: &str, shape: &Shape, body: &[u8]) -> Vec<u8> {
+/// The header of an array of `descr` values of shape (H, W, C): the data follows it,
+/// starting on a 64-byte boundary.
+fn header(descr: &str, shape: &Shape) -> Vec<u8> {
     let mut dict = format!(
         "{{'descr': '{descr}', 'fortran_order': False, 'shape': ({}, {}, {}), }}",
         shape.height(),
@@ -18,12 +20,30 @@ fn encode(descr: &str, shape: &Shape, body: &[u8]) -> Vec<u8> {
     let unpadded = MAGIC.len() + 2 + dict.len() + 1;
     dict.push_str(&" ".repeat(unpadded.next_multiple_of(64) - unpadded));
     dict.push('\n');
-    let mut out = Vec::with_capacity(MAGIC.len() + 2 + dict.len() + body.len());
+    let mut out = Vec::with_capacity(MAGIC.len() + 2 + dict.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&(dict.len() as u16).to_le_bytes());
     out.extend_from_slice(dict.as_bytes());
+    out
+}
+
+fn encode(descr: &str, shape: &Shape, body: &[u8]) -> Vec<u8> {
+    let mut out = header(descr, shape);
+    out.reserve_exact(body.len());
     out.extend_from_slice(body);
     out
+}
+
+/// The header of a signed 16-bit array of shape (H, W, C) (`<i2`), for a writer that
+/// streams the values after it, two little-endian bytes each, in HWC order.
+pub fn header_i16(shape: &Shape) -> Vec<u8> {
+    header("<i2", shape)
+}
+
+/// The header of an unsigned 8-bit array of shape (H, W, C) (`|u1`), for a writer that
+/// streams the samples after it.
+pub fn header_u8(shape: &Shape) -> Vec<u8> {
+    header("|u1", shape)
 }
 
 /// Signed 16-bit samples (`<i2`), shape (H, W, C).

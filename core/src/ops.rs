@@ -187,22 +187,7 @@ impl Chunked {
     /// exactly the lengths it gave. The errors name the input at fault as [`apply_bytes`]
     /// does.
     pub fn next(&mut self, lens: ChunkLens, a: &[u8], b: &[u8], out: &mut [u8]) -> Result<()> {
-        let left = self.result.shape.samples() - self.done;
-        let whole = lens.samples % self.unit.samples == 0;
-        if lens.samples == 0
-            || lens.samples > left
-            || !(whole || lens.samples == left)
-            || lens != self.lens_for(lens.samples)
-            || (a.len(), b.len(), out.len()) != (lens.a, lens.b, lens.out)
-        {
-            return Err(Error::format(format!(
-                "a chunk of {}, {} and {} bytes where {:?} was due",
-                a.len(),
-                b.len(),
-                out.len(),
-                self.lens_for(lens.samples.min(left))
-            )));
-        }
+        self.check_lens(lens, (a.len(), b.len(), out.len()))?;
         let last = self.done + lens.samples == self.result.shape.samples();
         if last {
             self.scheme
@@ -223,6 +208,39 @@ impl Chunked {
         self.scheme
             .compute(self.op, &a, &b, &self.result, lens.samples, out)?;
         self.done += lens.samples;
+        Ok(())
+    }
+
+    /// Moves past the next `lens.samples` samples without computing them: for a client
+    /// that checks a result whose integrity its tag proves, and needs only the chunks'
+    /// lengths (`verify::StreamedCheck`).
+    pub(crate) fn skip(&mut self, lens: ChunkLens) -> Result<()> {
+        self.check_lens(lens, (lens.a, lens.b, lens.out))?;
+        self.done += lens.samples;
+        Ok(())
+    }
+
+    /// Whether the result's chunk of `lens` ends the payload.
+    pub(crate) fn ends_with(&self, lens: ChunkLens) -> bool {
+        self.done + lens.samples == self.result.shape.samples()
+    }
+
+    /// Refuses lengths other than those [`Chunked::next_lens`] would give here, or
+    /// buffers (`a`, `b`, `out`) of other lengths than they say.
+    fn check_lens(&self, lens: ChunkLens, (a, b, out): (usize, usize, usize)) -> Result<()> {
+        let left = self.result.shape.samples() - self.done;
+        let whole = lens.samples % self.unit.samples == 0;
+        if lens.samples == 0
+            || lens.samples > left
+            || !(whole || lens.samples == left)
+            || lens != self.lens_for(lens.samples)
+            || (a, b, out) != (lens.a, lens.b, lens.out)
+        {
+            return Err(Error::format(format!(
+                "a chunk of {a}, {b} and {out} bytes where {:?} was due",
+                self.lens_for(lens.samples.min(left))
+            )));
+        }
         Ok(())
     }
 

@@ -1,6 +1,7 @@
 //! Pictures and statistics of a decrypted difference, and previews of ciphertexts.
 
 use crate::error::{Error, Result};
+use crate::format::Shape;
 use crate::image::{Image, Plaintext};
 
 /// How a difference `d = a − b` becomes a picture. Every render is opaque: the colour
@@ -73,78 +74,198 @@ pub fn render(
     after: Option<&Image>,
 ) -> Result<Image> {
     let shape = diff.shape();
-    let image = |channels: u8, data: Vec<u8>| {
-        Image::new(shape.width(), shape.height(), channels, data).expect("same shape")
+    let mut renderer = Renderer::new(shape, mode, threshold);
+    let after = match mode.needs_after_image() {
+        true => Some(after_image(after, shape)?.data()),
+        false => None,
     };
-    match mode {
-        RenderMode::Abs => Ok(per_sample(diff, |d| d.unsigned_abs().min(255) as u8)),
-        RenderMode::Signed => Ok(per_sample(diff, |d| {
-            ((256 + d as i32) / 2).clamp(0, 255) as u8
-        })),
-        RenderMode::Saturate => Ok(per_sample(diff, |d| d.clamp(0, 255) as u8)),
-        RenderMode::Heatmap => {
-            let data = pixel_magnitudes(diff)
-                .flat_map(|m| viridis(m.min(255) as u8))
-                .collect();
-            Ok(with_colour_scale(image(3, data), threshold))
+    let (width, height, channels) = renderer.out_shape();
+    let mut data = Vec::with_capacity(width as usize * height as usize * channels as usize);
+    renderer.push_rows(diff.values(), after, &mut data)?;
+    renderer.finish(&mut data)?;
+    Ok(Image::new(width, height, channels, data).expect("rendered whole rows"))
+}
+
+/// The after image an overlay draws over, of the difference's shape.
+fn after_image(after: Option<&Image>, shape: Shape) -> Result<&Image> {
+    let after = after.ok_or_else(|| {
+        Error::Image("the overlay render draws over the after image, which is missing".into())
+    })?;
+    if let Some(d) = after.shape().difference(&shape) {
+        return Err(Error::ShapeMismatch(format!(
+            "the after image and the difference differ: {d}"
+        )));
+    }
+    Ok(after)
+}
+
+/// A render made a few rows at a time, for differences too large to hold with their
+/// picture: rows of the difference in, rows of the picture out, as [`render`] draws them.
+/// Every render but [`RenderMode::Overlay`] is drawn per pixel, so its rows come out as
+/// they go in (the heatmap's colour scale after the last); the overlay's box needs every
+/// change first, so it holds its picture (3 bytes a pixel) and gives it at
+/// [`Renderer::finish`].
+#[derive(Debug)]
+pub struct Renderer {
+    mode: RenderMode,
+    threshold: u16,
+    shape: Shape,
+    rows: u32,
+    /// The overlay's picture so far, and the statistics that place its box.
+    held: Option<(Vec<u8>, StatsBuilder)>,
+}
+
+impl Renderer {
+    /// A render of a difference of `shape`.
+    pub fn new(shape: Shape, mode: RenderMode, threshold: u16) -> Renderer {
+        let held = (mode == RenderMode::Overlay).then(|| {
+            (
+                Vec::with_capacity(shape.pixels() * 3),
+                StatsBuilder::new(shape, threshold),
+            )
+        });
+        Renderer {
+            mode,
+            threshold,
+            shape,
+            rows: 0,
+            held,
         }
-        RenderMode::Mask => Ok(image(
-            1,
-            pixel_magnitudes(diff)
-                .map(|m| if m > threshold { 255 } else { 0 })
-                .collect(),
-        )),
-        RenderMode::Overlay => {
-            let after = after.ok_or_else(|| {
-                Error::Image(
-                    "the overlay render draws over the after image, which is missing".into(),
-                )
-            })?;
-            if let Some(d) = after.shape().difference(&shape) {
-                return Err(Error::ShapeMismatch(format!(
-                    "the after image and the difference differ: {d}"
-                )));
+    }
+
+    /// Width, height and channels of the picture: the colour channels of the difference
+    /// for per-sample renders, RGB for heatmap and overlay, gray for mask; a heatmap at
+    /// least 64 pixels wide has its colour scale under it.
+    pub fn out_shape(&self) -> (u32, u32, u8) {
+        let (w, h, c) = (
+            self.shape.width(),
+            self.shape.height(),
+            self.shape.channels(),
+        );
+        match self.mode {
+            RenderMode::Abs | RenderMode::Signed | RenderMode::Saturate => {
+                (w, h, colour_channels(c))
             }
-            Ok(overlay(diff, after, threshold))
+            RenderMode::Heatmap => (w, h + colour_scale_rows(w), 3),
+            RenderMode::Mask => (w, h, 1),
+            RenderMode::Overlay => (w, h, 3),
         }
+    }
+
+    /// Whether the whole picture is held until [`Renderer::finish`] (the overlay).
+    pub fn holds_picture(&self) -> bool {
+        self.held.is_some()
+    }
+
+    /// Draws the next whole rows of the difference (`diff`, HWC), appending the
+    /// picture's rows to `out` (held instead, for the overlay). `after` holds the same
+    /// rows of the after image, which only the overlay needs.
+    pub fn push_rows(
+        &mut self,
+        diff: &[i16],
+        after: Option<&[u8]>,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
+        let row = self.shape.width() as usize * self.shape.channels() as usize;
+        if diff.len() % row != 0
+            || self.rows as usize + diff.len() / row > self.shape.height() as usize
+        {
+            return Err(Error::Image(format!(
+                "{} values are not whole rows of a {} difference",
+                diff.len(),
+                self.shape
+            )));
+        }
+        let channels = self.shape.channels() as usize;
+        let threshold = self.threshold;
+        match self.mode {
+            RenderMode::Abs => per_sample(diff, channels, out, |d| d.unsigned_abs().min(255) as u8),
+            RenderMode::Signed => per_sample(diff, channels, out, |d| {
+                ((256 + d as i32) / 2).clamp(0, 255) as u8
+            }),
+            RenderMode::Saturate => per_sample(diff, channels, out, |d| d.clamp(0, 255) as u8),
+            RenderMode::Heatmap => {
+                out.extend(pixel_magnitudes(diff, channels).flat_map(|m| viridis(m.min(255) as u8)))
+            }
+            RenderMode::Mask => out.extend(pixel_magnitudes(diff, channels).map(|m| {
+                if m > threshold {
+                    255
+                } else {
+                    0
+                }
+            })),
+            RenderMode::Overlay => {
+                let after = after.filter(|a| a.len() == diff.len()).ok_or_else(|| {
+                    Error::Image("the overlay render needs the same rows of the after image".into())
+                })?;
+                let (picture, stats) = self.held.as_mut().expect("an overlay holds its picture");
+                overlay_rows(diff, after, channels, threshold, picture);
+                stats.push_rows(diff);
+            }
+        }
+        self.rows += (diff.len() / row) as u32;
+        Ok(())
+    }
+
+    /// Ends the picture, appending what is left of it to `out`: the heatmap's colour
+    /// scale, or the overlay's whole picture with its box. Refuses a difference that was
+    /// not drawn to its last row.
+    pub fn finish(self, out: &mut Vec<u8>) -> Result<()> {
+        if self.rows != self.shape.height() {
+            return Err(Error::Image(format!(
+                "{} of the {} rows of the difference were drawn",
+                self.rows,
+                self.shape.height()
+            )));
+        }
+        match self.held {
+            Some((mut picture, stats)) => {
+                draw_box(&mut picture, self.shape, stats.finish().bounding_box);
+                out.append(&mut picture);
+            }
+            None if self.mode == RenderMode::Heatmap => {
+                colour_scale(self.shape.width() as usize, self.threshold, out)
+            }
+            None => {}
+        }
+        Ok(())
+    }
+}
+
+/// The colour channels of a layout with `channels`: an alpha channel is not drawn.
+fn colour_channels(channels: u8) -> u8 {
+    if channels % 2 == 0 {
+        channels - 1
+    } else {
+        channels
     }
 }
 
 /// Applies `f` to each colour sample, folding an alpha channel's change into its pixel:
 /// a colour sample shows the alpha difference instead when that is the larger.
-fn per_sample(diff: &Plaintext, f: impl Fn(i16) -> u8) -> Image {
-    let shape = diff.shape();
-    let channels = shape.channels() as usize;
+fn per_sample(diff: &[i16], channels: usize, out: &mut Vec<u8>, f: impl Fn(i16) -> u8) {
     let has_alpha = channels % 2 == 0;
-    let colour = if has_alpha { channels - 1 } else { channels };
     if !has_alpha {
-        return Image::new(
-            shape.width(),
-            shape.height(),
-            colour as u8,
-            diff.values().iter().map(|&d| f(d)).collect(),
-        )
-        .expect("same shape");
+        out.extend(diff.iter().map(|&d| f(d)));
+        return;
     }
-    let mut data = Vec::with_capacity(shape.pixels() * colour);
-    for px in diff.values().chunks_exact(channels) {
-        let alpha = if has_alpha { px[channels - 1] } else { 0 };
+    let colour = channels - 1;
+    for px in diff.chunks_exact(channels) {
+        let alpha = px[colour];
         for &d in &px[..colour] {
             let shown = if alpha.unsigned_abs() > d.unsigned_abs() {
                 alpha
             } else {
                 d
             };
-            data.push(f(shown));
+            out.push(f(shown));
         }
     }
-    Image::new(shape.width(), shape.height(), colour as u8, data).expect("same shape")
 }
 
 /// The largest `|d|` over each pixel's samples, alpha included.
-fn pixel_magnitudes(diff: &Plaintext) -> impl Iterator<Item = u16> + '_ {
-    diff.values()
-        .chunks_exact(diff.shape().channels() as usize)
+fn pixel_magnitudes(diff: &[i16], channels: usize) -> impl Iterator<Item = u16> + '_ {
+    diff.chunks_exact(channels)
         .map(|px| px.iter().map(|d| d.unsigned_abs()).max().unwrap_or(0))
 }
 
@@ -153,33 +274,40 @@ fn viridis(v: u8) -> [u8; 3] {
     [c.r, c.g, c.b]
 }
 
-/// Appends a colour scale under a heatmap: the viridis gradient from |d| = 0 to 255 over
-/// the full width, a white tick at the threshold, and the labels 0 and 255.
-fn with_colour_scale(heatmap: Image, threshold: u16) -> Image {
-    let (w, h) = (heatmap.width() as usize, heatmap.height() as usize);
+/// Rows of the colour scale under a heatmap `w` pixels wide: none below 64 pixels.
+fn colour_scale_rows(w: u32) -> u32 {
     if w < 64 {
-        return heatmap;
+        0
+    } else {
+        (SCALE_BAR + SCALE_LABEL_ROWS) as u32
     }
-    const BAR: usize = 10;
-    const LABEL_ROWS: usize = 2 * 5 + 4;
-    let rows = BAR + LABEL_ROWS;
-    let mut data = heatmap.into_data();
-    data.reserve(rows * w * 3);
-    let value_at = |x: usize| (x * 255 / (w - 1)) as u8;
-    let threshold_x = (threshold.min(255) as usize * (w - 1)).div_ceil(255);
-    for y in 0..BAR {
-        for x in 0..w {
-            let tick = x == threshold_x && y < BAR / 2;
-            data.extend(if tick { [255; 3] } else { viridis(value_at(x)) });
-        }
-    }
-    let mut labels = vec![0u8; LABEL_ROWS * w * 3];
-    draw_number(&mut labels, w, 1, 2, 0);
-    draw_number(&mut labels, w, w.saturating_sub(3 * 8 + 1), 2, 255);
-    data.extend(labels);
-    Image::new(w as u32, (h + rows) as u32, 3, data).expect("grown by whole rows")
 }
 
+/// Rows of the colour scale's gradient, and of its labels.
+const SCALE_BAR: usize = 10;
+const SCALE_LABEL_ROWS: usize = 2 * 5 + 4;
+
+/// Appends the colour scale under a heatmap `w` pixels wide (nothing below 64 pixels):
+/// the viridis gradient from |d| = 0 to 255 over the full width, a white tick at the
+/// threshold, and the labels 0 and 255.
+fn colour_scale(w: usize, threshold: u16, out: &mut Vec<u8>) {
+    if colour_scale_rows(w as u32) == 0 {
+        return;
+    }
+    out.reserve((SCALE_BAR + SCALE_LABEL_ROWS) * w * 3);
+    let value_at = |x: usize| (x * 255 / (w - 1)) as u8;
+    let threshold_x = (threshold.min(255) as usize * (w - 1)).div_ceil(255);
+    for y in 0..SCALE_BAR {
+        for x in 0..w {
+            let tick = x == threshold_x && y < SCALE_BAR / 2;
+            out.extend(if tick { [255; 3] } else { viridis(value_at(x)) });
+        }
+    }
+    let mut labels = vec![0u8; SCALE_LABEL_ROWS * w * 3];
+    draw_number(&mut labels, w, 1, 2, 0);
+    draw_number(&mut labels, w, w.saturating_sub(3 * 8 + 1), 2, 255);
+    out.extend(labels);
+}
 /// Draws `n` in white with a 3×5 pixel font at twice the size, top-left at (x, y), into
 /// an RGB buffer `w` pixels wide.
 fn draw_number(rgb: &mut [u8], w: usize, x: usize, y: usize, n: u32) {
@@ -216,22 +344,14 @@ fn draw_number(rgb: &mut [u8], w: usize, x: usize, y: usize, n: u32) {
     }
 }
 
-/// The changes over the after image: the image in dimmed grey, changed pixels tinted red
-/// (more opaque the larger the change), and a yellow box around everything that changed.
-fn overlay(diff: &Plaintext, after: &Image, threshold: u16) -> Image {
-    let shape = diff.shape();
-    let (w, h) = (shape.width() as usize, shape.height() as usize);
-    let channels = after.channels() as usize;
-    let colour = if channels % 2 == 0 {
-        channels - 1
-    } else {
-        channels
-    };
-    let mut data = Vec::with_capacity(w * h * 3);
+/// The changes over the after image, a few rows at a time: the image in dimmed grey,
+/// changed pixels tinted red (more opaque the larger the change). The yellow box around
+/// everything that changed is drawn at the end ([`draw_box`]).
+fn overlay_rows(diff: &[i16], after: &[u8], channels: usize, threshold: u16, out: &mut Vec<u8>) {
+    let colour = colour_channels(channels as u8);
     for (px, m) in after
-        .data()
         .chunks_exact(channels)
-        .zip(pixel_magnitudes(diff))
+        .zip(pixel_magnitudes(diff, channels))
     {
         let grey = if colour == 1 {
             px[0] as u32
@@ -243,37 +363,42 @@ fn overlay(diff: &Plaintext, after: &Image, threshold: u16) -> Image {
             // Opacity 35 %…100 % with the size of the change.
             let a = 89 + (m.min(255) as u32 * 166) / 255;
             let tint = [255u32, 30, 30];
-            data.extend(tint.map(|t| ((t * a + base * (255 - a)) / 255) as u8));
+            out.extend(tint.map(|t| ((t * a + base * (255 - a)) / 255) as u8));
         } else {
-            data.extend([base as u8; 3]);
+            out.extend([base as u8; 3]);
         }
     }
-    if let Some([x0, y0, x1, y1]) = stats(diff, threshold).bounding_box {
-        let (x0, y0, x1, y1) = (x0 as usize, y0 as usize, x1 as usize, y1 as usize);
-        let mut put = |x: usize, y: usize| {
-            if x < w && y < h {
-                data[3 * (y * w + x)..3 * (y * w + x) + 3].copy_from_slice(&[255, 220, 0]);
+}
+
+/// The overlay's yellow box around `bbox`, two pixels wide, just outside the changed
+/// region so it hides none of it.
+fn draw_box(data: &mut [u8], shape: Shape, bbox: Option<[u32; 4]>) {
+    let Some([x0, y0, x1, y1]) = bbox else {
+        return;
+    };
+    let (w, h) = (shape.width() as usize, shape.height() as usize);
+    let (x0, y0, x1, y1) = (x0 as usize, y0 as usize, x1 as usize, y1 as usize);
+    let mut put = |x: usize, y: usize| {
+        if x < w && y < h {
+            data[3 * (y * w + x)..3 * (y * w + x) + 3].copy_from_slice(&[255, 220, 0]);
+        }
+    };
+    for t in 1..=2 {
+        let (left, top) = (x0.checked_sub(t), y0.checked_sub(t));
+        let (right, bottom) = (x1 + t, y1 + t);
+        for x in x0.saturating_sub(t)..=right.min(w - 1) {
+            if let Some(top) = top {
+                put(x, top);
             }
-        };
-        // Two pixels wide, just outside the changed region so it hides none of it.
-        for t in 1..=2 {
-            let (left, top) = (x0.checked_sub(t), y0.checked_sub(t));
-            let (right, bottom) = (x1 + t, y1 + t);
-            for x in x0.saturating_sub(t)..=right.min(w - 1) {
-                if let Some(top) = top {
-                    put(x, top);
-                }
-                put(x, bottom);
+            put(x, bottom);
+        }
+        for y in y0.saturating_sub(t)..=bottom.min(h - 1) {
+            if let Some(left) = left {
+                put(left, y);
             }
-            for y in y0.saturating_sub(t)..=bottom.min(h - 1) {
-                if let Some(left) = left {
-                    put(left, y);
-                }
-                put(right, y);
-            }
+            put(right, y);
         }
     }
-    Image::new(w as u32, h as u32, 3, data).expect("same shape")
 }
 
 /// What changed between the two images.
@@ -328,40 +453,77 @@ impl ChangeStats {
 
 /// Change statistics of a difference at a threshold.
 pub fn stats(diff: &Plaintext, threshold: u16) -> ChangeStats {
-    let shape = diff.shape();
-    let (w, channels) = (shape.width() as usize, shape.channels() as usize);
-    // One pass, a row at a time: the bounding box needs no division per pixel, and the
-    // pixel loop is unrolled for the channel count.
-    let rows = diff.values().chunks_exact(w * channels);
-    let per_row: Vec<RowStats> = match channels {
-        1 => rows.map(|r| row_stats::<1>(r, threshold)).collect(),
-        2 => rows.map(|r| row_stats::<2>(r, threshold)).collect(),
-        3 => rows.map(|r| row_stats::<3>(r, threshold)).collect(),
-        _ => rows.map(|r| row_stats::<4>(r, threshold)).collect(),
-    };
-    let (mut changed, mut max_abs, mut sum) = (0u64, 0u16, 0u64);
-    let mut bbox: Option<[u32; 4]> = None;
-    for (y, row) in per_row.iter().enumerate() {
-        max_abs = max_abs.max(row.max_abs);
-        sum += row.sum_abs;
-        changed += row.changed;
-        if let Some((first, last)) = row.span {
-            let y = y as u32;
-            bbox = Some(match bbox {
-                None => [first, y, last, y],
-                Some([x0, y0, x1, _]) => [x0.min(first), y0, x1.max(last), y],
-            });
+    let mut stats = StatsBuilder::new(diff.shape(), threshold);
+    stats.push_rows(diff.values());
+    stats.finish()
+}
+
+/// [`ChangeStats`] gathered a few whole rows at a time, for differences too large to
+/// hold.
+#[derive(Clone, Debug)]
+pub struct StatsBuilder {
+    shape: Shape,
+    threshold: u16,
+    /// Rows seen so far.
+    rows: u32,
+    changed: u64,
+    max_abs: u16,
+    sum_abs: u64,
+    bbox: Option<[u32; 4]>,
+}
+
+impl StatsBuilder {
+    /// Statistics of a difference of `shape` at `threshold`.
+    pub fn new(shape: Shape, threshold: u16) -> StatsBuilder {
+        StatsBuilder {
+            shape,
+            threshold,
+            rows: 0,
+            changed: 0,
+            max_abs: 0,
+            sum_abs: 0,
+            bbox: None,
         }
     }
-    ChangeStats {
-        width: shape.width(),
-        height: shape.height(),
-        threshold,
-        changed_pixels: changed,
-        total_pixels: shape.pixels() as u64,
-        bounding_box: bbox,
-        max_abs,
-        mean_abs: sum as f64 / diff.values().len().max(1) as f64,
+
+    /// Adds the next rows (HWC values; whole rows, a partial one is ignored).
+    pub fn push_rows(&mut self, diff: &[i16]) {
+        let (w, channels) = (self.shape.width() as usize, self.shape.channels() as usize);
+        // A row at a time: the bounding box needs no division per pixel, and the pixel
+        // loop is unrolled for the channel count.
+        for row in diff.chunks_exact(w * channels) {
+            let row = match channels {
+                1 => row_stats::<1>(row, self.threshold),
+                2 => row_stats::<2>(row, self.threshold),
+                3 => row_stats::<3>(row, self.threshold),
+                _ => row_stats::<4>(row, self.threshold),
+            };
+            self.max_abs = self.max_abs.max(row.max_abs);
+            self.sum_abs += row.sum_abs;
+            self.changed += row.changed;
+            if let Some((first, last)) = row.span {
+                let y = self.rows;
+                self.bbox = Some(match self.bbox {
+                    None => [first, y, last, y],
+                    Some([x0, y0, x1, _]) => [x0.min(first), y0, x1.max(last), y],
+                });
+            }
+            self.rows += 1;
+        }
+    }
+
+    /// The statistics of the rows seen.
+    pub fn finish(self) -> ChangeStats {
+        ChangeStats {
+            width: self.shape.width(),
+            height: self.shape.height(),
+            threshold: self.threshold,
+            changed_pixels: self.changed,
+            total_pixels: self.shape.pixels() as u64,
+            bounding_box: self.bbox,
+            max_abs: self.max_abs,
+            mean_abs: self.sum_abs as f64 / self.shape.samples().max(1) as f64,
+        }
     }
 }
 
@@ -403,7 +565,7 @@ fn row_stats<const C: usize>(row: &[i16], threshold: u16) -> RowStats {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::{Shape, ValueRange};
+    use crate::format::ValueRange;
 
     fn diff(values: Vec<i16>, w: u32, h: u32, c: u8) -> Plaintext {
         Plaintext::new(

@@ -1,18 +1,21 @@
 //! `picrypt decrypt`: a ciphertext as what it is expected to be (an image, a difference,
 //! or, with `--expect A B`, exactly A − B), then an image, a render, or `.npy`.
 
-use std::path::PathBuf;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use picrypt_core::format::looks_like_container;
+use picrypt_core::format::MAX_HEADER_LEN;
 use picrypt_core::render;
-use picrypt_core::{image_io, npy, verify, Error, Plaintext};
+use picrypt_core::{image_io, npy, verify, Error, Image, Key, Plaintext};
 
 use serde_json::json;
 
 use crate::args::RenderArgs;
-use crate::files::{self, Kind};
+use crate::files::{self, AtomicOutput, ContainerFile, Kind};
 use crate::output::{self, warn_if_insecure, write_plaintext};
+use crate::streamed::{self, Inputs, PlaintextSink, Sinks};
 
 /// Examples for `picrypt decrypt --help`.
 pub const EXAMPLES: &str = "Examples:
@@ -94,6 +97,9 @@ pub fn run(args: &Args) -> Result<()> {
             }));
         }
     }
+    if key.decrypts_in_chunks() && is_large(path)? {
+        return streamed(args, &key, after.as_ref());
+    }
     let context = || format!("{}", path.display());
     let (pt, what) = match args.expect.as_deref() {
         Some([a, b]) => {
@@ -152,4 +158,124 @@ pub fn run(args: &Args) -> Result<()> {
         "verified": what,
         "statistics": stats,
     }))
+}
+
+/// Whether the container at `path` is large enough for the streamed path.
+fn is_large(path: &Path) -> Result<bool> {
+    let len = std::fs::metadata(path)
+        .with_context(|| format!("cannot read {}", path.display()))?
+        .len();
+    Ok(len >= streamed::STREAM_FROM_SAMPLES as u64)
+}
+
+/// The checks and decryption of a large container a chunk at a time, the output written
+/// to a temporary file as it comes and renamed into place only once the result was
+/// checked against `--expect`'s inputs and the tag verified.
+fn streamed(args: &Args, key: &Key, after: Option<&Image>) -> Result<()> {
+    let path = &args.ciphertext;
+    let context = || format!("{}", path.display());
+    let mut out = AtomicOutput::create(&args.out)?;
+    let (what, stats, image) = match args.expect.as_deref() {
+        Some([a, b]) => {
+            let fa = ContainerFile::open(a, Some("A"))?;
+            let fb = ContainerFile::open(b, Some("B"))?;
+            let mut result = std::io::BufReader::with_capacity(
+                1 << 20,
+                std::fs::File::open(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?,
+            );
+            let len = result.get_ref().metadata()?.len();
+            let head = std::io::Read::take(&mut result, MAX_HEADER_LEN.min(len as usize) as u64)
+                .bytes()
+                .collect::<std::io::Result<Vec<u8>>>()
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            std::io::Seek::rewind(&mut result)?;
+            let not_the_result = || {
+                format!(
+                    "{} is not the result of {} and {}",
+                    path.display(),
+                    a.display(),
+                    b.display()
+                )
+            };
+            let op =
+                streamed::identify_op(fa.head(), fb.head(), &head).with_context(not_the_result)?;
+            let header = picrypt_core::Header::parse(&head)?.0;
+            let (checked, stats) = sink_into(&header, &mut out, args, after, |sink| {
+                streamed::receive(
+                    op,
+                    Inputs::Headers([fa.head(), fb.head()]),
+                    &mut result,
+                    len,
+                    Sinks {
+                        container: None,
+                        plaintext: Some((key, sink)),
+                    },
+                )
+                .with_context(not_the_result)
+            })?;
+            (checked.describe(), stats, false)
+        }
+        Some(_) => bail!("--expect takes two ciphertexts: A and B"),
+        None => {
+            let mut file = ContainerFile::open(path, None)?;
+            let header = file.header().clone();
+            let claim = verify::Expect::claimed_by(&header);
+            if claim == verify::Expect::Image && args.render.render.is_some() {
+                bail!(
+                    "{} is an encrypted image, not a difference: there is nothing to render (drop --render to write the image)",
+                    path.display()
+                );
+            }
+            let ((), stats) = sink_into(&header, &mut out, args, after, |sink| {
+                streamed::decrypt_file(key, &mut file, claim, sink).with_context(context)
+            })?;
+            (
+                verify::describe(&header, claim),
+                stats,
+                claim == verify::Expect::Image,
+            )
+        }
+    };
+    let kind = output::output_kind(image, &args.out, &args.render)?;
+    output::line(format_args!("{}: {what}", path.display()));
+    out.commit()?;
+    output::line(format_args!(
+        "decrypted and wrote {kind} {}",
+        args.out.display()
+    ));
+    if let Some(stats) = &stats {
+        output::line(stats.summary());
+    }
+    warn_if_insecure(key.scheme());
+    output::json(json!({
+        "ciphertext": path,
+        "output": &args.out,
+        "scheme": key.scheme().name(),
+        "kind": if image { "image" } else { "difference" },
+        "render": (!image && files::extension(&args.out) == "png").then(|| args.render.mode().name()),
+        "verified": what,
+        "statistics": stats,
+    }))
+}
+
+/// Runs `work` with a sink writing the plaintext of `header` to `out` (`.npy` or PNG by
+/// its name); what it returned and the statistics of a difference.
+fn sink_into<T>(
+    header: &picrypt_core::Header,
+    out: &mut AtomicOutput,
+    args: &Args,
+    after: Option<&Image>,
+    work: impl FnOnce(&mut PlaintextSink<'_>) -> Result<T>,
+) -> Result<(T, Option<render::ChangeStats>)> {
+    let npy = files::extension(&args.out) == "npy";
+    let (npy_out, png_out) = if npy {
+        (Some(out), None)
+    } else {
+        (None, Some(out))
+    };
+    let mut sink = PlaintextSink::new(header, npy_out, png_out, &args.render, after)?;
+    let done = work(&mut sink)?;
+    let stats = sink.finish()?;
+    Ok((done, stats))
 }

@@ -11,6 +11,7 @@ use crate::args::LegacyArgs;
 use crate::files::{self, Kind};
 use crate::flow;
 use crate::output::warn_if_insecure;
+use crate::streamed;
 
 /// Examples for `picrypt encrypt --help`.
 pub const EXAMPLES: &str = "Examples:
@@ -67,15 +68,21 @@ pub fn run(args: &Args) -> Result<()> {
     flow::check_legacy(&key, args.legacy)?;
     let image = files::read_image(&args.image)?;
     let start = Instant::now();
-    let ct = flow::encrypt(&key, &image, args.legacy)?;
-    let bytes = ct.to_bytes();
-    files::write_atomic(&args.out, &bytes)?;
+    // Encrypted straight into the file where the scheme allows it: the image is held
+    // once, the ciphertext a chunk at a time.
+    let (shape, len) = if key.encrypts_in_chunks() {
+        let (header, len) = streamed::encrypt_to_file(&key, &image, &args.out)?;
+        (header.shape(), len)
+    } else {
+        let ct = flow::encrypt(&key, &image, args.legacy)?;
+        let bytes = ct.to_bytes();
+        files::write_atomic(&args.out, &bytes)?;
+        (ct.header().shape(), bytes.len() as u64)
+    };
     println!(
-        "encrypted {} ({}) → {} ({} bytes) in {:.0?}",
+        "encrypted {} ({shape}) → {} ({len} bytes) in {:.0?}",
         args.image.display(),
-        ct.header().shape(),
         args.out.display(),
-        bytes.len(),
         start.elapsed()
     );
     warn_if_insecure(key.scheme());

@@ -3,14 +3,17 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+use picrypt_core::verify::StreamedCheck;
 use picrypt_core::{npy, render, Key, Op, Scheme};
 use serde_json::json;
 
 use crate::args::{LegacyArgs, OpArg, RemoteArgs, RenderArgs};
-use crate::files::{self, Kind};
+use crate::files::{self, AtomicOutput, Kind};
 use crate::flow;
 use crate::output::{self, warn_if_insecure, write_plaintext};
+use crate::remote::S3Diff;
+use crate::streamed::{self, Inputs, PlaintextSink, Sinks};
 
 /// Examples for `picrypt run --help`.
 pub const EXAMPLES: &str = "Examples:
@@ -79,6 +82,14 @@ pub fn run(args: &Args) -> Result<()> {
         None => Key::generate(Scheme::MASK)?,
     };
     flow::check_legacy(&key, args.legacy)?;
+    let op = Op::from(args.op);
+    if remote.s3_bucket.is_some()
+        && key.encrypts_in_chunks()
+        && key.decrypts_in_chunks()
+        && files::image_samples(&args.before)? >= streamed::STREAM_FROM_SAMPLES as u64
+    {
+        return streamed(args, &key, op, &remote);
+    }
     // Both images decode at once: PNG and JPEG decoding run on one core each.
     let t = Instant::now();
     let (before, after) = std::thread::scope(|s| {
@@ -95,7 +106,6 @@ pub fn run(args: &Args) -> Result<()> {
             args.after.display()
         ));
     }
-    let op = Op::from(args.op);
     let flow = flow::run(&key, op, &before, &after, &remote, args.legacy)?;
     let t = Instant::now();
     write_plaintext(&flow.plaintext, out, &args.render, Some(&after))?;
@@ -123,6 +133,105 @@ pub fn run(args: &Args) -> Result<()> {
         "where": remote.place(),
         "render": args.render.mode().name(),
         "verified": flow.verified,
+        "statistics": stats,
+    }))
+}
+
+/// A pair too large to hold twice, through S3: each image decoded, encrypted as it
+/// uploads and dropped before the next (the after image kept only for the overlay
+/// render), the result received, checked, decrypted and rendered as it arrives, the
+/// outputs renamed into place only once the result was accepted.
+fn streamed(args: &Args, key: &Key, op: Op, remote: &RemoteArgs) -> Result<()> {
+    let mut png_out = AtomicOutput::create(&args.out)?;
+    let mut npy_out = args.npy.as_deref().map(AtomicOutput::create).transpose()?;
+    let mut s3 = S3Diff::start(remote)?;
+    let got = (|| -> Result<_> {
+        let t = Instant::now();
+        let (before, before_orientation) = files::read_image_oriented(&args.before)?;
+        output::step(
+            "read",
+            t,
+            &format!("decoded {} ({})", args.before.display(), before.shape()),
+        );
+        let head_a = s3.upload_encrypted(0, key, &before)?;
+        let shape = before.shape();
+        drop(before);
+        let t = Instant::now();
+        let (after, after_orientation) = files::read_image_oriented(&args.after)?;
+        if let Some(d) = shape.difference(&after.shape()) {
+            return Err(picrypt_core::Error::ShapeMismatch(format!(
+                "the images differ: {d}"
+            )))
+            .with_context(|| format!("{} and {}", args.before.display(), args.after.display()));
+        }
+        output::step(
+            "read",
+            t,
+            &format!("decoded {} ({})", args.after.display(), after.shape()),
+        );
+        if before_orientation != after_orientation {
+            output::line(format_args!(
+                "note: the two photos were taken in different orientations ({} {before_orientation}, {} {after_orientation}); both are compared the way they display",
+                args.before.display(),
+                args.after.display()
+            ));
+        }
+        let head_b = s3.upload_encrypted(1, key, &after)?;
+        let after = args.render.mode().needs_after_image().then_some(after);
+        s3.compute(op)?;
+        let t = Instant::now();
+        let expected = StreamedCheck::new(op, &head_a, &head_b)?
+            .result_header()
+            .clone();
+        let mut sink = PlaintextSink::new(
+            &expected,
+            npy_out.as_mut(),
+            Some(&mut png_out),
+            &args.render,
+            after.as_ref(),
+        )?;
+        let checked = s3
+            .receive(
+                op,
+                Inputs::Headers([&head_a, &head_b]),
+                Sinks {
+                    container: None,
+                    plaintext: Some((key, &mut sink)),
+                },
+            )
+            .context("the function's result")?;
+        let stats = sink.finish()?.expect("a difference has statistics");
+        let verified = checked.describe_as("before", "after");
+        output::step("decrypt", t, &verified);
+        Ok((verified, stats))
+    })();
+    s3.finish(got.is_err());
+    let (verified, stats) = got?;
+    png_out.commit()?;
+    if let Some(npy) = npy_out {
+        npy.commit()?;
+        output::line(format_args!(
+            "wrote int16 difference {}",
+            args.npy.as_ref().expect("npy asked for").display()
+        ));
+    }
+    output::line(format_args!(
+        "decrypted and wrote {} render {}",
+        args.render.mode().name(),
+        args.out.display()
+    ));
+    output::line(stats.summary());
+    output::json(json!({
+        "before": &args.before,
+        "after": &args.after,
+        "output": &args.out,
+        "npy": &args.npy,
+        "op": op.name(),
+        "computed": op.formula("before", "after"),
+        "scheme": key.scheme().name(),
+        "where": remote.place(),
+        "render": args.render.mode().name(),
+        "verified": verified,
         "statistics": stats,
     }))
 }

@@ -187,74 +187,316 @@ async fn subtract_on(
         );
         return Ok(exchange.result);
     };
-    let client = s3::client_from_env().await?;
-    let base = format!("{}uploads/{}/", args.s3_prefix, random_id()?);
-    let keys = [
-        format!("{base}a.picrypt"),
-        format!("{base}b.picrypt"),
-        format!("{base}diff.picrypt"),
-    ];
-    let mut written = Vec::new();
-    let result = through_s3(remote, &client, bucket, &keys, op, a, b, &mut written)
+    let mut run = Run::new(bucket, args).await?;
+    let result = through_s3(remote, &mut run, op, a, b)
         .await
         .map(Bytes::from);
-    // Nothing stays behind after a failure, and after a success only when asked to. Only
-    // what this run wrote (or asked the function to write) is deleted: after an upload
-    // refused outright, say by storage that cannot be reached, there is nothing to delete
-    // and nothing to warn about.
-    if !written.is_empty() && (result.is_err() || !args.keep_s3_objects) {
-        let left = s3::delete(&client, bucket, &written).await;
+    run.clean_up(result.is_err(), args.keep_s3_objects).await;
+    result
+}
+
+/// One diff's objects in the bucket: the keys of A, B and the result, and which of them
+/// this run wrote (or asked the function to write).
+struct Run {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    keys: [String; 3],
+    written: Vec<String>,
+}
+
+impl Run {
+    async fn new(bucket: &str, args: &RemoteArgs) -> Result<Run> {
+        let client = s3::client_from_env().await?;
+        let base = format!("{}uploads/{}/", args.s3_prefix, random_id()?);
+        Ok(Run {
+            client,
+            bucket: bucket.to_string(),
+            keys: [
+                format!("{base}a.picrypt"),
+                format!("{base}b.picrypt"),
+                format!("{base}diff.picrypt"),
+            ],
+            written: Vec::new(),
+        })
+    }
+
+    /// Where both inputs went, for reports.
+    fn inputs_at(&self) -> String {
+        let base = self.keys[2].trim_end_matches("diff.picrypt");
+        format!("s3://{}/{base}{{a,b}}.picrypt", self.bucket)
+    }
+
+    /// The request that has the function compute `op` of the uploaded inputs into the
+    /// result's key; from now on that key is this run's to delete.
+    fn request(&mut self, op: Op) -> DiffRequest {
+        let [a, b, output] = &self.keys;
+        self.written.push(output.clone());
+        DiffRequest::s3(&self.bucket, a, b, op.name(), output)
+    }
+
+    /// Nothing stays behind after a failure, and after a success only when asked to.
+    /// Only what this run wrote (or asked the function to write) is deleted: after an
+    /// upload refused outright, say by storage that cannot be reached, there is nothing
+    /// to delete and nothing to warn about.
+    async fn clean_up(self, failed: bool, keep: bool) {
+        if self.written.is_empty() || (!failed && keep) {
+            return;
+        }
+        let left = s3::delete(&self.client, &self.bucket, &self.written).await;
         if !left.is_empty() {
             eprintln!(
-                "picrypt: warning: could not delete {} from s3://{bucket}/ (the bucket's lifecycle rule will): {}",
+                "picrypt: warning: could not delete {} from s3://{}/ (the bucket's lifecycle rule will): {}",
                 if left.len() == 1 { "an object" } else { "objects" },
+                self.bucket,
                 left.join(", ")
             );
         }
     }
-    result
 }
 
-/// Uploads both inputs, has the function write the result at `keys[2]`, and downloads
-/// it: from exactly the bucket and key asked for, or not at all. `written` receives each
-/// key once it was uploaded, or once the function was asked to write it.
-#[allow(clippy::too_many_arguments)]
+/// Uploads both inputs, has the function write the result at the run's result key, and
+/// downloads it: from exactly the bucket and key asked for, or not at all.
 async fn through_s3(
     remote: &Function,
-    client: &aws_sdk_s3::Client,
-    bucket: &str,
-    keys: &[String; 3],
+    run: &mut Run,
     op: Op,
     a: &[u8],
     b: &[u8],
-    written: &mut Vec<String>,
 ) -> Result<Vec<u8>> {
-    let [key_a, key_b, output] = keys;
     let t = Instant::now();
-    s3::upload(client, bucket, key_a, a, Some("upload A")).await?;
-    written.push(key_a.clone());
-    s3::upload(client, bucket, key_b, b, Some("upload B")).await?;
-    written.push(key_b.clone());
-    let base = output.trim_end_matches("diff.picrypt");
+    let (client, bucket) = (&run.client, run.bucket.as_str());
+    s3::upload(client, bucket, &run.keys[0], a, Some("upload A")).await?;
+    run.written.push(run.keys[0].clone());
+    s3::upload(client, bucket, &run.keys[1], b, Some("upload B")).await?;
+    run.written.push(run.keys[1].clone());
     step(
         "upload",
         t,
-        &format!(
-            "s3://{bucket}/{base}{{a,b}}.picrypt ({} bytes)",
-            a.len() + b.len()
-        ),
+        &format!("{} ({} bytes)", run.inputs_at(), a.len() + b.len()),
     );
-    let request = DiffRequest::s3(bucket, key_a, key_b, op.name(), output);
-    written.push(output.clone());
+    let request = run.request(op);
     let location = ask(remote, &request).await?;
     let t = Instant::now();
-    let bytes = fetch_result(client, bucket, output, location, Some("download result")).await?;
+    let output = &run.keys[2];
+    let bytes = fetch_result(
+        &run.client,
+        &run.bucket,
+        output,
+        location,
+        Some("download result"),
+    )
+    .await?;
     step(
         "download",
         t,
-        &format!("s3://{bucket}/{output} ({} bytes)", bytes.len()),
+        &format!("s3://{}/{output} ({} bytes)", run.bucket, bytes.len()),
     );
     Ok(bytes)
+}
+
+/// A diff through S3 for pairs too large to hold, driven a step at a time: the inputs
+/// uploaded from their files or as they are encrypted, the function asked, the result
+/// received, checked, written and decrypted as it arrives (`crate::streamed`). The run's
+/// objects are deleted by [`S3Diff::finish`], as for a small pair.
+pub struct S3Diff {
+    runtime: tokio::runtime::Runtime,
+    function: Function,
+    run: Run,
+    keep: bool,
+    /// When the first upload started, and the bytes sent.
+    uploads: Option<(Instant, u64)>,
+}
+
+impl S3Diff {
+    /// Connects to the function and the bucket `--s3-bucket` names.
+    pub fn start(args: &RemoteArgs) -> Result<S3Diff> {
+        let Some(bucket) = &args.s3_bucket else {
+            bail!("a pair this large goes through S3: pass --s3-bucket BUCKET");
+        };
+        let runtime = runtime()?;
+        let (function, run) = runtime.block_on(async {
+            Ok::<_, anyhow::Error>((Function::new(args).await?, Run::new(bucket, args).await?))
+        })?;
+        Ok(S3Diff {
+            runtime,
+            function,
+            run,
+            keep: args.keep_s3_objects,
+            uploads: None,
+        })
+    }
+
+    fn uploaded(&mut self, bytes: u64) {
+        self.uploads.get_or_insert((Instant::now(), 0)).1 += bytes;
+    }
+
+    /// Uploads input `which` (0 for A, 1 for B) from its file, a few parts at a time.
+    pub fn upload_file(&mut self, which: usize, path: &std::path::Path) -> Result<()> {
+        self.uploads.get_or_insert((Instant::now(), 0));
+        let run = &mut self.run;
+        let key = run.keys[which].clone();
+        let label = ["upload A", "upload B"][which];
+        let sent = self.runtime.block_on(s3::upload_file(
+            &run.client,
+            &run.bucket,
+            &key,
+            path,
+            Some(label),
+        ))?;
+        run.written.push(key);
+        self.uploaded(sent);
+        Ok(())
+    }
+
+    /// Encrypts `image` into input `which` (0 for A, 1 for B) as it uploads: the payload
+    /// in parts as it is encrypted, the first part with the header last. Returns the
+    /// header's bytes (what the result is checked against).
+    pub fn upload_encrypted(
+        &mut self,
+        which: usize,
+        key: &picrypt_core::Key,
+        image: &picrypt_core::Image,
+    ) -> Result<Vec<u8>> {
+        self.uploads.get_or_insert((Instant::now(), 0));
+        let run = &mut self.run;
+        let s3_key = run.keys[which].clone();
+        let label = ["upload A", "upload B"][which];
+        let encryptor = key.encryptor(image.shape())?;
+        let (header, sent) = self.runtime.block_on(async {
+            let mut upload = s3::StreamUpload::new(
+                &run.client,
+                &run.bucket,
+                &s3_key,
+                (encryptor.header_len(), encryptor.payload_len()),
+                Some(label),
+            );
+            match encrypt_into(encryptor, image, &mut upload).await {
+                Ok(header) => {
+                    let bytes = header.to_bytes();
+                    let sent = upload.finish(&bytes).await?;
+                    Ok::<_, anyhow::Error>((bytes, sent))
+                }
+                Err(e) => {
+                    upload.abort().await;
+                    Err(e)
+                }
+            }
+        })?;
+        run.written.push(s3_key);
+        self.uploaded(sent);
+        Ok(header)
+    }
+
+    /// Asks the function for `op` of the uploaded inputs, its result in S3.
+    pub fn compute(&mut self, op: Op) -> Result<()> {
+        if let Some((t, sent)) = self.uploads {
+            step(
+                "upload",
+                t,
+                &format!("{} ({sent} bytes)", self.run.inputs_at()),
+            );
+        }
+        let request = self.run.request(op);
+        let location = self.runtime.block_on(ask(&self.function, &request))?;
+        expect_location(&self.run.bucket, &self.run.keys[2], &location)
+    }
+
+    /// Receives the result into `sinks`, checked against `inputs` as it arrives
+    /// ([`crate::streamed::receive`]).
+    pub fn receive(
+        &mut self,
+        op: Op,
+        inputs: crate::streamed::Inputs<'_>,
+        sinks: crate::streamed::Sinks<'_, '_>,
+    ) -> Result<picrypt_core::verify::StreamedResult> {
+        let t = Instant::now();
+        let run = &self.run;
+        let mut download = self.runtime.block_on(s3::Download::open(
+            run.client.clone(),
+            &run.bucket,
+            &run.keys[2],
+            Some("download result"),
+        ))?;
+        let len = download.len();
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let feeding = self.runtime.spawn(async move {
+            loop {
+                let next = download.next().await;
+                let end = !matches!(next, Ok(Some(_)));
+                let sent = match next {
+                    Ok(Some(bytes)) => tx.send(Ok(bytes)).await,
+                    Ok(None) => break,
+                    Err(e) => tx.send(Err(e)).await,
+                };
+                if end || sent.is_err() {
+                    break;
+                }
+            }
+        });
+        let got = crate::streamed::receive(
+            op,
+            inputs,
+            &mut crate::streamed::ChannelPull::new(rx),
+            len,
+            sinks,
+        );
+        feeding.abort();
+        if got.is_ok() {
+            step(
+                "download",
+                t,
+                &format!(
+                    "s3://{}/{} ({len} bytes, checked as it arrived)",
+                    run.bucket, run.keys[2]
+                ),
+            );
+        }
+        got
+    }
+
+    /// Deletes the run's objects: always after a failure, after a success unless
+    /// `--keep-s3-objects`.
+    pub fn finish(self, failed: bool) {
+        let S3Diff {
+            runtime, run, keep, ..
+        } = self;
+        runtime.block_on(run.clean_up(failed, keep));
+    }
+}
+
+/// Feeds `image` through `encryptor` into `upload`, a chunk at a time; the header.
+async fn encrypt_into(
+    mut encryptor: picrypt_core::stream::Encryptor,
+    image: &picrypt_core::Image,
+    upload: &mut s3::StreamUpload<'_>,
+) -> Result<picrypt_core::Header> {
+    let mut payload = Vec::new();
+    for samples in image.data().chunks(crate::streamed::ENCRYPT_SAMPLES) {
+        payload.clear();
+        encryptor.update(samples, &mut payload)?;
+        upload.write(&payload).await?;
+    }
+    payload.clear();
+    let header = encryptor.finish(&mut payload)?;
+    upload.write(&payload).await?;
+    Ok(header)
+}
+
+/// Refuses a result location other than exactly `s3://bucket/output`, where the function
+/// was asked to write it.
+fn expect_location(bucket: &str, output: &str, location: &ResultLocation) -> Result<()> {
+    match location {
+        ResultLocation::S3 {
+            bucket: got_bucket,
+            key,
+        } if got_bucket == bucket && key == output => Ok(()),
+        ResultLocation::S3 { bucket: b, key } => bail!(
+            "the function put the result at s3://{b}/{key}, not at s3://{bucket}/{output} where it was asked to: refusing to read it"
+        ),
+        ResultLocation::Inline(_) | ResultLocation::Part(_) => bail!(
+            "the function answered inline although it was asked to write the result to s3://{bucket}/{output}: refusing to read it"
+        ),
+    }
 }
 
 /// Downloads the result the function says it wrote: from exactly `s3://bucket/output`,
@@ -266,20 +508,8 @@ pub async fn fetch_result(
     location: ResultLocation,
     progress: Option<&str>,
 ) -> Result<Vec<u8>> {
-    match location {
-        ResultLocation::S3 {
-            bucket: got_bucket,
-            key,
-        } if got_bucket == bucket && key == output => {
-            s3::download(client, bucket, output, progress).await
-        }
-        ResultLocation::S3 { bucket: b, key } => bail!(
-            "the function put the result at s3://{b}/{key}, not at s3://{bucket}/{output} where it was asked to: refusing to read it"
-        ),
-        ResultLocation::Inline(_) | ResultLocation::Part(_) => bail!(
-            "the function answered inline although it was asked to write the result to s3://{bucket}/{output}: refusing to read it"
-        ),
-    }
+    expect_location(bucket, output, &location)?;
+    s3::download(client, bucket, output, progress).await
 }
 
 /// Sends one request and reports the step; a spinner shows while the answer takes long.

@@ -6,7 +6,7 @@
 use zeroize::Zeroizing;
 
 use crate::error::Result;
-use crate::format::{Container, ContainerRef, Header, KeyId, Scheme};
+use crate::format::{Container, ContainerRef, Header, KeyId, Scheme, Shape};
 use crate::image::{Image, Plaintext};
 use crate::op::Op;
 
@@ -138,10 +138,51 @@ pub(crate) trait KeyMaterial: Send + Sync {
     fn encrypt(&self, image: &Image) -> Result<Container>;
     /// Decrypts a container of this key, with every check the scheme itself has.
     fn decrypt(&self, c: &Container) -> Result<Plaintext>;
+    /// A fresh encryption of an image of this shape fed its samples in order, for
+    /// schemes that can encrypt a chunk at a time; `None` for those that need the whole
+    /// image at once.
+    fn encryptor(&self, _shape: Shape) -> Option<Result<Box<dyn EncryptStream>>> {
+        None
+    }
+    /// Whether [`KeyMaterial::encryptor`] gives one.
+    fn encrypts_in_chunks(&self) -> bool {
+        false
+    }
+    /// A decryption of a container with this header fed its payload in order, with every
+    /// check [`KeyMaterial::decrypt`] makes, decided at the end; `None` for schemes that
+    /// decrypt whole payloads only.
+    fn decryptor(&self, _header: &Header) -> Option<Result<Box<dyn DecryptStream>>> {
+        None
+    }
+    /// Whether [`KeyMaterial::decryptor`] gives one.
+    fn decrypts_in_chunks(&self) -> bool {
+        false
+    }
     /// The concrete type, for the few scheme-specific operations (legacy file
     /// interop, known-answer tests).
     #[cfg_attr(not(any(feature = "kat", feature = "shuffle")), allow(dead_code))]
     fn as_any(&self) -> &dyn std::any::Any;
+}
+
+/// An encryption in progress: the image's samples in, the payload out, the header last
+/// (see [`crate::stream::Encryptor`]).
+pub(crate) trait EncryptStream: Send {
+    /// The header the ciphertext will have, but for its tag (the tag covers every sample).
+    fn header(&self) -> &Header;
+    /// Encrypts the next samples, appending whatever payload bytes are complete.
+    fn update(&mut self, samples: &[u8], out: &mut Vec<u8>) -> Result<()>;
+    /// Encrypts what is left, appending the rest of the payload; the whole header.
+    fn finish(self: Box<Self>, out: &mut Vec<u8>) -> Result<Header>;
+}
+
+/// A decryption in progress: the payload in, values out, one decision at the end (see
+/// [`crate::stream::Decryptor`]).
+pub(crate) trait DecryptStream: Send {
+    /// Decrypts the next payload bytes, appending the values that are complete.
+    fn update(&mut self, payload: &[u8], out: &mut Vec<i16>) -> Result<()>;
+    /// Decrypts what is left, appending the last values, and decides: every check the
+    /// scheme has, over every sample, at once.
+    fn finish(self: Box<Self>, out: &mut Vec<i16>) -> Result<()>;
 }
 
 /// A key of any scheme: secret (decrypts) or, for public-key schemes, public (encrypts

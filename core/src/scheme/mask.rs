@@ -21,7 +21,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::error::{Error, Result};
 use crate::format::{
-    packed_len, Container, ContainerRef, Header, KeyId, Scheme, Sign, Term, ValueRange,
+    packed_len, Container, ContainerRef, Header, KeyId, Scheme, Shape, Sign, Term, ValueRange,
 };
 use crate::image::{Image, Plaintext};
 use crate::op::Op;
@@ -31,7 +31,10 @@ use crate::par::*;
 use crate::random;
 #[cfg(feature = "kat")]
 use crate::scheme::interface::Key;
-use crate::scheme::interface::{ComputeUnit, Expect, Integrity, KeyKind, KeyMaterial, SchemeImpl};
+use crate::scheme::interface::{
+    ComputeUnit, DecryptStream, EncryptStream, Expect, Integrity, KeyKind, KeyMaterial, SchemeImpl,
+};
+use crate::units::Units;
 
 impl Scheme {
     /// Additive XChaCha20 masking with a homomorphic MAC: the default.
@@ -215,6 +218,27 @@ impl KeyMaterial for MaskKey {
         decrypt(self, c)
     }
 
+    fn encryptor(&self, shape: Shape) -> Option<Result<Box<dyn EncryptStream>>> {
+        let mut nonce = [0u8; 24];
+        Some(
+            random::fill(&mut nonce).map(|()| {
+                Box::new(MaskEncryptor::new(self, shape, &nonce)) as Box<dyn EncryptStream>
+            }),
+        )
+    }
+
+    fn encrypts_in_chunks(&self) -> bool {
+        true
+    }
+
+    fn decryptor(&self, header: &Header) -> Option<Result<Box<dyn DecryptStream>>> {
+        Some(MaskDecryptor::new(self, header).map(|d| Box::new(d) as Box<dyn DecryptStream>))
+    }
+
+    fn decrypts_in_chunks(&self) -> bool {
+        true
+    }
+
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }
@@ -237,6 +261,23 @@ impl Key {
             .downcast_ref::<MaskKey>()
             .ok_or_else(|| Error::Key("only mask keys take a nonce".into()))?;
         encrypt_with_nonce(key, image, nonce)
+    }
+
+    /// [`Key::encryptor`] under a caller-chosen nonce (mask keys only). Only for
+    /// known-answer tests (`kat`), for the reason [`Key::encrypt_with_nonce`] gives.
+    pub fn encryptor_with_nonce(
+        &self,
+        shape: Shape,
+        nonce: &[u8; 24],
+    ) -> Result<crate::stream::Encryptor> {
+        let key = self
+            .0
+            .as_any()
+            .downcast_ref::<MaskKey>()
+            .ok_or_else(|| Error::Key("only mask keys take a nonce".into()))?;
+        Ok(crate::stream::Encryptor::from_stream(Box::new(
+            MaskEncryptor::new(key, shape, nonce),
+        )))
     }
 }
 
@@ -453,51 +494,136 @@ fn range_of_terms(sample_bits: u8, terms: &[Term]) -> (i64, i64) {
 /// difference of the two images, so outside this module only known-answer tests reach it
 /// (the `kat` feature).
 fn encrypt_with_nonce(key: &MaskKey, image: &Image, nonce: &[u8; 24]) -> Result<Container> {
-    let shape = image.shape();
-    let k = MODULUS_BITS;
-    let mut header = Header {
-        scheme: Scheme::MASK,
-        sample_bits: 8,
-        modulus_bits: k,
-        shape,
-        range: ValueRange::of_samples(8),
-        key_id: key.id,
-        tag: None,
-        terms: vec![Term::new(*nonce, Sign::Plus)],
-        ext: Vec::new(),
-        payload_len: packed_len(shape.samples(), k) as u64,
-    };
-    let mut payload = vec![0u8; packed_len(shape.samples(), k)];
-    let chunk_bytes = CHUNK_SAMPLES * k as usize / 8;
-    let partials: Vec<u64> = payload
-        .par_chunks_mut(chunk_bytes)
-        .zip(image.data().par_chunks(CHUNK_SAMPLES))
-        .enumerate()
-        .map(|(i, (out, pixels))| {
-            // The masks are the keystream read as k-bit lanes: add them to the packed
-            // pixels lane-wise, a block at a time.
-            let mut masks = key.masks(nonce, (i * chunk_bytes) as u64);
-            let mut mac = key.mac_from(i * CHUNK_SAMPLES);
-            let mut ks = [0u8; BLOCK_BYTES];
-            for (out, pixels) in out
-                .chunks_mut(BLOCK_BYTES)
-                .zip(pixels.chunks(BLOCK_SAMPLES))
-            {
-                packing::pack_into(pixels, k, out);
-                let ks = &mut ks[..out.len()];
-                ks.fill(0);
-                masks.apply_keystream(ks);
-                packing::lanewise_in_place(out, ks, k, LaneOp::Add);
-                mac.absorb(pixels);
-            }
-            ks.zeroize();
-            mac.acc
-        })
-        .collect();
-    let mac = partials.into_iter().fold(0, add_mod);
-    packing::clear_padding(&mut payload, k, shape.samples());
-    header.tag = Some(add_mod(mac, key.pad(nonce, &header)));
+    let mut stream = MaskEncryptor::new(key, image.shape(), nonce);
+    let mut payload = Vec::with_capacity(stream.header.payload_len as usize);
+    stream.update(image.data(), &mut payload)?;
+    let header = Box::new(stream).finish(&mut payload)?;
     Ok(Container { header, payload })
+}
+
+/// A fresh encryption fed its samples in order ([`crate::stream::Encryptor`]): whole
+/// blocks are encrypted as they arrive, in parallel pieces of [`CHUNK_SAMPLES`], each
+/// piece seeking the keystream and the MAC coefficients to its own offset, so any
+/// chunking gives the bytes of one pass over the whole image.
+struct MaskEncryptor {
+    key: MaskKey,
+    nonce: [u8; 24],
+    /// The header but for its tag.
+    header: Header,
+    /// Samples encrypted so far: whole blocks until the last run.
+    done: usize,
+    blocks: Units,
+    mac: u64,
+}
+
+impl MaskEncryptor {
+    fn new(key: &MaskKey, shape: Shape, nonce: &[u8; 24]) -> MaskEncryptor {
+        let header = Header {
+            scheme: Scheme::MASK,
+            sample_bits: 8,
+            modulus_bits: MODULUS_BITS,
+            shape,
+            range: ValueRange::of_samples(8),
+            key_id: key.id,
+            tag: None,
+            terms: vec![Term::new(*nonce, Sign::Plus)],
+            ext: Vec::new(),
+            payload_len: packed_len(shape.samples(), MODULUS_BITS) as u64,
+        };
+        MaskEncryptor {
+            key: key.clone(),
+            nonce: *nonce,
+            header,
+            done: 0,
+            blocks: Units::new(BLOCK_SAMPLES),
+            mac: 0,
+        }
+    }
+
+    /// Encrypts `pixels`, the samples from `self.done` on (whole blocks, or the last
+    /// ones), appending their payload bytes to `out`.
+    fn run(&mut self, pixels: &[u8], out: &mut Vec<u8>) {
+        let k = MODULUS_BITS;
+        let start = self.done;
+        let last = start + pixels.len() == self.header.shape.samples();
+        let at = out.len();
+        out.resize(at + packed_len(pixels.len(), k), 0);
+        let chunk_bytes = CHUNK_SAMPLES * k as usize / 8;
+        let (key, nonce) = (&self.key, &self.nonce);
+        let byte_offset = (start * k as usize / 8) as u64;
+        let partials: Vec<u64> = out[at..]
+            .par_chunks_mut(chunk_bytes)
+            .zip(pixels.par_chunks(CHUNK_SAMPLES))
+            .enumerate()
+            .map(|(i, (out, pixels))| {
+                // The masks are the keystream read as k-bit lanes: add them to the packed
+                // pixels lane-wise, a block at a time.
+                let mut masks = key.masks(nonce, byte_offset + (i * chunk_bytes) as u64);
+                let mut mac = key.mac_from(start + i * CHUNK_SAMPLES);
+                let mut ks = [0u8; BLOCK_BYTES];
+                for (out, pixels) in out
+                    .chunks_mut(BLOCK_BYTES)
+                    .zip(pixels.chunks(BLOCK_SAMPLES))
+                {
+                    packing::pack_into(pixels, k, out);
+                    let ks = &mut ks[..out.len()];
+                    ks.fill(0);
+                    masks.apply_keystream(ks);
+                    packing::lanewise_in_place(out, ks, k, LaneOp::Add);
+                    mac.absorb(pixels);
+                }
+                ks.zeroize();
+                mac.acc
+            })
+            .collect();
+        self.mac = partials.into_iter().fold(self.mac, add_mod);
+        if last {
+            packing::clear_padding(&mut out[at..], k, pixels.len());
+        }
+        self.done += pixels.len();
+    }
+}
+
+impl EncryptStream for MaskEncryptor {
+    fn header(&self) -> &Header {
+        &self.header
+    }
+
+    fn update(&mut self, samples: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        let n = self.header.shape.samples();
+        if self.done + self.blocks.pending() + samples.len() > n {
+            return Err(too_many_samples(self.header.shape));
+        }
+        let mut blocks = std::mem::replace(&mut self.blocks, Units::new(BLOCK_SAMPLES));
+        let fed = blocks.feed(samples, |run| {
+            self.run(run, out);
+            Ok(())
+        });
+        self.blocks = blocks;
+        fed
+    }
+
+    fn finish(mut self: Box<Self>, out: &mut Vec<u8>) -> Result<Header> {
+        let shape = self.header.shape;
+        let given = self.done + self.blocks.pending();
+        if given != shape.samples() {
+            return Err(Error::Image(format!("{given} samples for a {shape} image")));
+        }
+        let rest = self.blocks.take_rest();
+        if !rest.is_empty() {
+            self.run(&rest, out);
+        }
+        let mut header = self.header.clone();
+        header.tag = Some(add_mod(self.mac, self.key.pad(&self.nonce, &header)));
+        Ok(header)
+    }
+}
+
+fn too_many_samples(shape: Shape) -> Error {
+    Error::Image(format!(
+        "more samples than a {shape} image has ({})",
+        shape.samples()
+    ))
 }
 
 /// The header of `a − b`: terms concatenated (B's negated), ranges subtracted, tags
@@ -548,94 +674,191 @@ fn sub_header(ha: &Header, hb: &Header) -> Result<Header> {
 /// so a server cannot use accept/reject as an oracle on the plaintext.
 fn decrypt(key: &MaskKey, c: &Container) -> Result<Plaintext> {
     let h = &c.header;
-    if h.scheme != Scheme::MASK {
-        return Err(Error::SchemeMismatch(format!(
-            "the key is for the mask scheme, the ciphertext uses {}",
-            h.scheme
-        )));
-    }
-    if h.key_id != key.id {
-        return Err(Error::KeyMismatch(format!(
-            "the ciphertext was made with key {}, this key is {}",
-            h.key_id, key.id
-        )));
-    }
-    let tag = tag_of(h)?;
-    let k = h.modulus_bits;
-    if k != MODULUS_BITS {
-        // Parsing refuses such headers; a container is never built otherwise.
-        return Err(Error::format("mask ciphertexts are stored mod 2^9"));
-    }
-    let modulus_mask = (1i32 << k) - 1;
-    let n = h.shape.samples();
-    let (min, max) = (h.range.min(), h.range.max());
-    let chunk_bytes = CHUNK_SAMPLES * k as usize / 8;
-    let mut values = vec![0i16; n];
-    let partials: Vec<(u64, u8)> = values
-        .par_chunks_mut(CHUNK_SAMPLES)
-        .zip(c.payload.par_chunks(chunk_bytes))
-        .enumerate()
-        .map(|(i, (out, bytes))| {
-            let mut streams: Vec<(XChaCha20, LaneOp)> = h
-                .terms
-                .iter()
-                .map(|term| {
-                    let op = match term.sign() {
-                        Sign::Plus => LaneOp::Sub,
-                        Sign::Minus => LaneOp::Add,
-                    };
-                    (key.masks(term.nonce(), (i * chunk_bytes) as u64), op)
-                })
-                .collect();
-            let mut mac = key.mac_from(i * CHUNK_SAMPLES);
-            let (mut plain, mut ks) = ([0u8; BLOCK_BYTES], [0u8; BLOCK_BYTES]);
-            let mut raw = [0u16; BLOCK_SAMPLES];
-            // Branch-free: every sample is decoded and counted, in range or not.
-            let mut out_of_range = 0u8;
-            for (out, bytes) in out.chunks_mut(BLOCK_SAMPLES).zip(bytes.chunks(BLOCK_BYTES)) {
-                let plain = &mut plain[..bytes.len()];
-                plain.copy_from_slice(bytes);
-                for (masks, op) in &mut streams {
-                    let ks = &mut ks[..bytes.len()];
-                    ks.fill(0);
-                    masks.apply_keystream(ks);
-                    packing::lanewise_in_place(plain, ks, k, *op);
-                }
-                let raw = &mut raw[..out.len()];
-                packing::unpack_into(plain, k, raw);
-                for (o, &v) in out.iter_mut().zip(raw.iter()) {
-                    let d = ((v as i32 - min) & modulus_mask) + min;
-                    out_of_range |= (d > max) as u8;
-                    *o = d as i16;
-                }
-                mac.absorb(out);
-            }
-            plain.zeroize();
-            ks.zeroize();
-            raw.zeroize();
-            (mac.acc, out_of_range)
-        })
-        .collect();
-    let mut expected = 0u64;
-    let mut out_of_range = 0u8;
-    for (partial, flag) in partials {
-        expected = add_mod(expected, partial);
-        out_of_range |= flag;
-    }
-    for term in &h.terms {
-        let pad = key.pad(term.nonce(), h);
-        expected = match term.sign() {
-            Sign::Plus => add_mod(expected, pad),
-            Sign::Minus => sub_mod(expected, pad),
-        };
-    }
-    let valid = expected.ct_eq(&tag) & out_of_range.ct_eq(&0);
-    expected.zeroize();
-    if !bool::from(valid) {
+    let stream = MaskDecryptor::new(key, h)?;
+    let mut values = Vec::with_capacity(h.shape.samples());
+    let mut stream = Box::new(stream);
+    let decided = stream
+        .update(&c.payload, &mut values)
+        .and_then(|()| stream.finish(&mut values));
+    if let Err(e) = decided {
         values.zeroize();
-        return Err(Error::Verification);
+        return Err(e);
     }
     Plaintext::new(h.shape, h.range, values)
+}
+
+/// A decryption fed its payload in order ([`crate::stream::Decryptor`]): every mask
+/// removed and the MAC and range accumulated over whole blocks as they arrive, one
+/// decision at the end.
+struct MaskDecryptor {
+    key: MaskKey,
+    header: Header,
+    tag: u64,
+    /// Samples decrypted so far: whole blocks until the last run.
+    done: usize,
+    /// Payload bytes received.
+    received: u64,
+    blocks: Units,
+    mac: u64,
+    /// Branch-free: every sample is decoded and counted, in range or not.
+    out_of_range: u8,
+    /// Whether the padding bits after the last sample were zero (parsing checks it for a
+    /// whole container; a stream is checked here).
+    padding_ok: bool,
+}
+
+impl MaskDecryptor {
+    /// Checks the scheme and the key (public, with errors that say which key to use).
+    fn new(key: &MaskKey, h: &Header) -> Result<MaskDecryptor> {
+        if h.scheme != Scheme::MASK {
+            return Err(Error::SchemeMismatch(format!(
+                "the key is for the mask scheme, the ciphertext uses {}",
+                h.scheme
+            )));
+        }
+        if h.key_id != key.id {
+            return Err(Error::KeyMismatch(format!(
+                "the ciphertext was made with key {}, this key is {}",
+                h.key_id, key.id
+            )));
+        }
+        let tag = tag_of(h)?;
+        if h.modulus_bits != MODULUS_BITS {
+            // Parsing refuses such headers; a container is never built otherwise.
+            return Err(Error::format("mask ciphertexts are stored mod 2^9"));
+        }
+        Ok(MaskDecryptor {
+            key: key.clone(),
+            header: h.clone(),
+            tag,
+            done: 0,
+            received: 0,
+            blocks: Units::new(BLOCK_BYTES),
+            mac: 0,
+            out_of_range: 0,
+            padding_ok: true,
+        })
+    }
+
+    /// Decrypts `bytes`, the payload from sample `self.done` on (whole blocks, or the
+    /// last bytes), appending its values to `out`.
+    fn run(&mut self, bytes: &[u8], out: &mut Vec<i16>) {
+        let h = &self.header;
+        let k = h.modulus_bits;
+        let n = h.shape.samples();
+        let start = self.done;
+        let last = packed_len(n - start, k) == bytes.len();
+        let samples = if last {
+            n - start
+        } else {
+            bytes.len() * 8 / k as usize
+        };
+        if last {
+            self.padding_ok = packing::padding_is_zero(bytes, k, samples);
+        }
+        let modulus_mask = (1i32 << k) - 1;
+        let (min, max) = (h.range.min(), h.range.max());
+        let chunk_bytes = CHUNK_SAMPLES * k as usize / 8;
+        let byte_offset = (start * k as usize / 8) as u64;
+        let at = out.len();
+        out.resize(at + samples, 0);
+        let key = &self.key;
+        let partials: Vec<(u64, u8)> = out[at..]
+            .par_chunks_mut(CHUNK_SAMPLES)
+            .zip(bytes.par_chunks(chunk_bytes))
+            .enumerate()
+            .map(|(i, (out, bytes))| {
+                let mut streams: Vec<(XChaCha20, LaneOp)> = h
+                    .terms
+                    .iter()
+                    .map(|term| {
+                        let op = match term.sign() {
+                            Sign::Plus => LaneOp::Sub,
+                            Sign::Minus => LaneOp::Add,
+                        };
+                        let offset = byte_offset + (i * chunk_bytes) as u64;
+                        (key.masks(term.nonce(), offset), op)
+                    })
+                    .collect();
+                let mut mac = key.mac_from(start + i * CHUNK_SAMPLES);
+                let (mut plain, mut ks) = ([0u8; BLOCK_BYTES], [0u8; BLOCK_BYTES]);
+                let mut raw = [0u16; BLOCK_SAMPLES];
+                let mut out_of_range = 0u8;
+                for (out, bytes) in out.chunks_mut(BLOCK_SAMPLES).zip(bytes.chunks(BLOCK_BYTES)) {
+                    let plain = &mut plain[..bytes.len()];
+                    plain.copy_from_slice(bytes);
+                    for (masks, op) in &mut streams {
+                        let ks = &mut ks[..bytes.len()];
+                        ks.fill(0);
+                        masks.apply_keystream(ks);
+                        packing::lanewise_in_place(plain, ks, k, *op);
+                    }
+                    let raw = &mut raw[..out.len()];
+                    packing::unpack_into(plain, k, raw);
+                    for (o, &v) in out.iter_mut().zip(raw.iter()) {
+                        let d = ((v as i32 - min) & modulus_mask) + min;
+                        out_of_range |= (d > max) as u8;
+                        *o = d as i16;
+                    }
+                    mac.absorb(out);
+                }
+                plain.zeroize();
+                ks.zeroize();
+                raw.zeroize();
+                (mac.acc, out_of_range)
+            })
+            .collect();
+        for (partial, flag) in partials {
+            self.mac = add_mod(self.mac, partial);
+            self.out_of_range |= flag;
+        }
+        self.done += samples;
+    }
+}
+
+impl DecryptStream for MaskDecryptor {
+    fn update(&mut self, payload: &[u8], out: &mut Vec<i16>) -> Result<()> {
+        if self.received + payload.len() as u64 > self.header.payload_len {
+            return Err(Error::Verification);
+        }
+        self.received += payload.len() as u64;
+        let mut blocks = std::mem::replace(&mut self.blocks, Units::new(BLOCK_BYTES));
+        let fed = blocks.feed(payload, |run| {
+            self.run(run, out);
+            Ok(())
+        });
+        self.blocks = blocks;
+        fed
+    }
+
+    fn finish(mut self: Box<Self>, out: &mut Vec<i16>) -> Result<()> {
+        if self.received != self.header.payload_len {
+            return Err(Error::Verification);
+        }
+        let rest = self.blocks.take_rest();
+        if !rest.is_empty() {
+            self.run(&rest, out);
+        }
+        let h = &self.header;
+        let mut expected = self.mac;
+        for term in &h.terms {
+            let pad = self.key.pad(term.nonce(), h);
+            expected = match term.sign() {
+                Sign::Plus => add_mod(expected, pad),
+                Sign::Minus => sub_mod(expected, pad),
+            };
+        }
+        let valid = expected.ct_eq(&self.tag)
+            & self.out_of_range.ct_eq(&0)
+            & subtle::Choice::from(self.padding_ok as u8);
+        expected.zeroize();
+        self.mac.zeroize();
+        if bool::from(valid) {
+            Ok(())
+        } else {
+            Err(Error::Verification)
+        }
+    }
 }
 
 #[cfg(test)]

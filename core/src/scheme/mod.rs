@@ -13,7 +13,7 @@ mod interface;
 mod mask;
 pub mod shuffle;
 
-pub(crate) use interface::{ComputeUnit, KeyKind, SchemeImpl};
+pub(crate) use interface::{ComputeUnit, DecryptStream, EncryptStream, KeyKind, SchemeImpl};
 pub use interface::{Expect, Integrity, Key};
 
 use crate::error::{Error, Result};

@@ -28,9 +28,10 @@ use zeroize::Zeroizing;
 
 use super::coeffs::{self, CHUNK_BYTES, DEGREE, MODULUS_BITS, PARAMS_ID, POLY_BYTES};
 use crate::error::{Error, Result};
-use crate::format::{Container, Header, KeyId, Scheme, ValueRange};
+use crate::format::{Container, Header, KeyId, Scheme, Shape, ValueRange};
 use crate::image::{self, Image};
-use crate::scheme::interface::{KeyKind, KeyMaterial};
+use crate::scheme::interface::{EncryptStream, KeyKind, KeyMaterial};
+use crate::units::Units;
 
 /// Smallest power of two holding signed differences of 8-bit samples.
 const PLAINTEXT_MODULUS: u64 = 512;
@@ -226,8 +227,16 @@ fn payload_len(n_samples: usize) -> usize {
 
 /// Encrypts samples chunk by chunk in parallel, switching each ciphertext to
 /// q' and packing it.
+/// Encrypts samples into a payload (the last block zero-padded).
 fn encrypt(pk: &BfvPublicKey, samples: &[u8]) -> Vec<u8> {
     let mut out = vec![0u8; payload_len(samples.len())];
+    encrypt_into(pk, samples, &mut out);
+    out
+}
+
+/// Encrypts `samples` (the last run of an image may end in a partial block, which is
+/// zero-padded) into `out`, one ciphertext of `CHUNK_BYTES` per block of `DEGREE`.
+fn encrypt_into(pk: &BfvPublicKey, samples: &[u8], out: &mut [u8]) {
     out.par_chunks_mut(CHUNK_BYTES)
         .zip(samples.par_chunks(DEGREE))
         .for_each(|(dst, chunk)| {
@@ -240,7 +249,6 @@ fn encrypt(pk: &BfvPublicKey, samples: &[u8]) -> Vec<u8> {
             ct.switch_down().expect("the chain has a second level");
             write_ciphertext(&ct, dst);
         });
-    out
 }
 
 /// Computes the encryption of `a - b` (per sample, modulo t) without any key, with fhe's
@@ -527,23 +535,19 @@ impl KeyMaterial for BfvKeys {
 
     /// Encrypts with the public key (a secret key file holds one too).
     fn encrypt(&self, image: &Image) -> Result<Container> {
-        let shape = image.shape();
-        let header = Header {
-            scheme: Scheme::BFV,
-            sample_bits: 8,
-            modulus_bits: MODULUS_BITS,
-            shape,
-            range: ValueRange::of_samples(8),
-            key_id: self.id,
-            tag: None,
-            terms: Vec::new(),
-            ext: vec![PARAMS_ID],
-            payload_len: payload_len(shape.samples()) as u64,
-        };
-        Ok(Container {
-            header,
-            payload: encrypt(&self.public, image.data()),
-        })
+        let mut stream = Box::new(BfvEncryptor::new(self, image.shape()));
+        let mut payload = Vec::with_capacity(stream.header.payload_len as usize);
+        stream.update(image.data(), &mut payload)?;
+        let header = stream.finish(&mut payload)?;
+        Ok(Container { header, payload })
+    }
+
+    fn encryptor(&self, shape: Shape) -> Option<Result<Box<dyn EncryptStream>>> {
+        Some(Ok(Box::new(BfvEncryptor::new(self, shape))))
+    }
+
+    fn encrypts_in_chunks(&self) -> bool {
+        true
     }
 
     fn decrypt(&self, c: &Container) -> Result<image::Plaintext> {
@@ -552,6 +556,82 @@ impl KeyMaterial for BfvKeys {
 
     fn as_any(&self) -> &dyn std::any::Any {
         self
+    }
+}
+
+/// A fresh encryption fed its samples in order: each block of `DEGREE` samples is its
+/// own ciphertext, so blocks are encrypted as they fill and the header (which has no tag)
+/// is the same before and after.
+struct BfvEncryptor {
+    public: BfvPublicKey,
+    header: Header,
+    /// Samples encrypted so far.
+    done: usize,
+    blocks: Units,
+}
+
+impl BfvEncryptor {
+    fn new(keys: &BfvKeys, shape: Shape) -> BfvEncryptor {
+        BfvEncryptor {
+            public: keys.public.clone(),
+            header: Header {
+                scheme: Scheme::BFV,
+                sample_bits: 8,
+                modulus_bits: MODULUS_BITS,
+                shape,
+                range: ValueRange::of_samples(8),
+                key_id: keys.id,
+                tag: None,
+                terms: Vec::new(),
+                ext: vec![PARAMS_ID],
+                payload_len: payload_len(shape.samples()) as u64,
+            },
+            done: 0,
+            blocks: Units::new(DEGREE),
+        }
+    }
+
+    fn run(&mut self, samples: &[u8], out: &mut Vec<u8>) {
+        let at = out.len();
+        out.resize(at + samples.len().div_ceil(DEGREE) * CHUNK_BYTES, 0);
+        encrypt_into(&self.public, samples, &mut out[at..]);
+        self.done += samples.len();
+    }
+}
+
+impl EncryptStream for BfvEncryptor {
+    fn header(&self) -> &Header {
+        &self.header
+    }
+
+    fn update(&mut self, samples: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        let shape = self.header.shape;
+        if self.done + self.blocks.pending() + samples.len() > shape.samples() {
+            return Err(Error::Image(format!(
+                "more samples than a {shape} image has ({})",
+                shape.samples()
+            )));
+        }
+        let mut blocks = std::mem::replace(&mut self.blocks, Units::new(DEGREE));
+        let fed = blocks.feed(samples, |run| {
+            self.run(run, out);
+            Ok(())
+        });
+        self.blocks = blocks;
+        fed
+    }
+
+    fn finish(mut self: Box<Self>, out: &mut Vec<u8>) -> Result<Header> {
+        let shape = self.header.shape;
+        let given = self.done + self.blocks.pending();
+        if given != shape.samples() {
+            return Err(Error::Image(format!("{given} samples for a {shape} image")));
+        }
+        let rest = self.blocks.take_rest();
+        if !rest.is_empty() {
+            self.run(&rest, out);
+        }
+        Ok(self.header.clone())
     }
 }
 
