@@ -23,6 +23,13 @@ use picrypt_testkit::{S3Server, AWS_TEST_ENV};
 /// plus allocator slack. Holding one more copy of the full pair's 84 MB object would be
 /// far over it.
 const FLAT_BYTES: u64 = 16 << 20;
+/// How much the function's (`picrypt serve`'s) peak RSS may grow from the quarter to the
+/// full pair. Measured: 66 → 88 MB (two 8 MiB parts in flight, the part being filled,
+/// four 4 MiB chunks, allocator slack) — bounded, but more than the clients' few MB; one
+/// more copy of an 84 MB input would be far over it.
+const SERVER_GROWTH_BYTES: u64 = 32 << 20;
+/// The function's peak at either size: half the 256 MB it may use at the format's limit.
+const SERVER_PEAK_BYTES: u64 = 128 << 20;
 
 fn picrypt(s3: &S3Server) -> Command {
     let mut c = Command::cargo_bin("picrypt").unwrap();
@@ -294,6 +301,12 @@ fn a_large_pair_goes_s3_to_s3_in_flat_memory() {
             "{what}'s peak RSS grew from {quarter} to {full} bytes with the image"
         );
     }
+    assert!(
+        f.3 <= q.3 + SERVER_GROWTH_BYTES && f.3 <= SERVER_PEAK_BYTES,
+        "picrypt serve's peak RSS grew from {} to {} bytes with the image",
+        q.3,
+        f.3
+    );
     // Nothing left in the bucket (the run deletes what it uploaded and asked for).
     let listed = tokio::runtime::Runtime::new().unwrap().block_on(async {
         s3.client()

@@ -11,6 +11,7 @@ use serde_json::value::RawValue;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    picrypt_function::return_large_buffers_to_the_os();
     picrypt_function::init_tracing();
     let app = Arc::new(picrypt_function::App::from_env()?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {

@@ -406,8 +406,12 @@ async fn compute_into(
         if let Some(upload) = upload.as_deref_mut() {
             if part.len() >= PART_BYTES {
                 let t = Instant::now();
-                let rest = part.split_off(PART_BYTES);
-                upload.put_part(std::mem::replace(&mut part, rest)).await?;
+                // The next part gets its full size now: grown by doubling it would leave
+                // a trail of freed buffers of every size behind each part.
+                let mut next = Vec::with_capacity(PART_BYTES + CHUNK_BYTES);
+                next.extend_from_slice(&part[PART_BYTES..]);
+                part.truncate(PART_BYTES);
+                upload.put_part(std::mem::replace(&mut part, next)).await?;
                 timing.store_ms += ms(t);
             }
         }

@@ -48,6 +48,7 @@ pub fn run(args: &Args) -> Result<()> {
                 }
             );
         }
+        picrypt_function::return_large_buffers_to_the_os();
         let server = LocalServer::from_env(args.bucket.clone(), args.prefix.clone())
             .await
             .map_err(|e| anyhow!(e))?;
