@@ -20,8 +20,10 @@ use crate::storage::{failure, not_found_or, Policy};
 
 /// Bytes of each input computed at a time.
 const CHUNK_BYTES: usize = 4 * 1024 * 1024;
-/// Size of every part of the result's upload but the last (S3's minimum is 5 MiB).
-const PART_BYTES: usize = 8 * 1024 * 1024;
+/// Size of every part of the result's upload but the last: S3's minimum, so that even a
+/// result of a few parts fills the pipeline and the peak memory is the same for every size
+/// (larger parts made a 25 MP diff peak 14 MB above a 6.25 MP one: cli/tests/scale.rs).
+const PART_BYTES: usize = 5 * 1024 * 1024;
 /// Parts uploading at once while the next chunks are read and computed.
 const PARTS_IN_FLIGHT: usize = 2;
 

@@ -62,7 +62,7 @@ impl Fixture {
         Fixture::with(S3Server::start(), settings()).await
     }
 
-    /// A pair whose result (about 10 MB) is more than one 8 MiB part: computed as a
+    /// A pair whose result (about 10 MB) is more than one 5 MiB part: computed as a
     /// stream and written as a multipart upload.
     async fn large() -> Fixture {
         Fixture::sized(S3Server::start(), settings(), (2000, 1500)).await
