@@ -132,20 +132,49 @@ impl Frames {
 
 /// Writes a framed body: `json`, then each part with its length.
 pub fn encode(json: &[u8], parts: &[&[u8]]) -> Vec<u8> {
-    assert!(
-        (2..=MAX_JSON_BYTES).contains(&json.len()) && parts.len() <= MAX_PARTS,
-        "a framed body holds a JSON document of 2 to {MAX_JSON_BYTES} bytes and at most {MAX_PARTS} parts"
-    );
-    let size = 8 + json.len() + parts.iter().map(|p| 8 + p.len()).sum::<usize>();
-    let mut body = Vec::with_capacity(size);
-    body.extend_from_slice(&MAGIC);
-    body.extend_from_slice(&(json.len() as u32).to_le_bytes());
-    body.extend_from_slice(json);
-    for part in parts {
-        body.extend_from_slice(&(part.len() as u64).to_le_bytes());
+    let mut body = Vec::new();
+    encode_into(json, parts, &mut body);
+    body
+}
+
+/// [`encode`] into `body`, which is cleared first: for a caller that reuses its buffers.
+pub fn encode_into(json: &[u8], parts: &[&[u8]], body: &mut Vec<u8>) {
+    let lengths: Vec<usize> = parts.iter().map(|p| p.len()).collect();
+    let heads = heads(json, &lengths);
+    let size = heads.iter().map(Vec::len).sum::<usize>() + lengths.iter().sum::<usize>();
+    body.clear();
+    body.reserve_exact(size);
+    for (head, part) in heads.iter().zip(parts) {
+        body.extend_from_slice(head);
         body.extend_from_slice(part);
     }
-    body
+    if parts.is_empty() {
+        body.extend_from_slice(&heads[0]);
+    }
+}
+
+/// The bytes a framed body has around its parts, for a sender that does not copy the
+/// parts into one buffer: `head 0, part 0, head 1, part 1, …` is the body [`encode`]
+/// writes. Head 0 is the preamble, the JSON document and part 0's length; every other
+/// head is its part's length. With no parts, the one head is the whole body.
+pub fn heads(json: &[u8], part_lengths: &[usize]) -> Vec<Vec<u8>> {
+    assert!(
+        (2..=MAX_JSON_BYTES).contains(&json.len()) && part_lengths.len() <= MAX_PARTS,
+        "a framed body holds a JSON document of 2 to {MAX_JSON_BYTES} bytes and at most {MAX_PARTS} parts"
+    );
+    let mut first = Vec::with_capacity(16 + json.len());
+    first.extend_from_slice(&MAGIC);
+    first.extend_from_slice(&(json.len() as u32).to_le_bytes());
+    first.extend_from_slice(json);
+    let mut heads = vec![first];
+    for (i, &length) in part_lengths.iter().enumerate() {
+        let length = (length as u64).to_le_bytes();
+        match i {
+            0 => heads[0].extend_from_slice(&length),
+            _ => heads.push(length.to_vec()),
+        }
+    }
+    heads
 }
 
 /// Checks that the part numbers a document names, in order, are exactly `0..parts`.
@@ -205,6 +234,28 @@ mod tests {
         assert_eq!(&body[f.parts[1].clone()], b"");
         let f = Frames::split(&encode(b"{}", &[])).unwrap();
         assert!(f.parts.is_empty());
+    }
+
+    #[test]
+    fn heads_and_parts_in_turn_are_the_body() {
+        for parts in [
+            &[][..],
+            &[&b"AAA"[..]],
+            &[&b"AAA"[..], &b""[..]],
+            &[&b""[..], &b"BB"[..]],
+        ] {
+            let lengths: Vec<usize> = parts.iter().map(|p| p.len()).collect();
+            let heads = heads(br#"{"x":1}"#, &lengths);
+            assert_eq!(heads.len(), parts.len().max(1));
+            let mut sent = Vec::new();
+            for (i, head) in heads.iter().enumerate() {
+                sent.extend_from_slice(head);
+                if let Some(part) = parts.get(i) {
+                    sent.extend_from_slice(part);
+                }
+            }
+            assert_eq!(sent, encode(br#"{"x":1}"#, parts));
+        }
     }
 
     #[test]

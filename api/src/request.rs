@@ -126,13 +126,24 @@ impl DiffRequest {
     /// A framed body ([`crate::framed`]) sending both containers as its two parts and
     /// asking for the result inline.
     pub fn framed_inline(a: &[u8], b: &[u8], op: &str) -> Vec<u8> {
-        let request = DiffRequest {
+        framed::encode(&Self::inline_parts(op).to_json(), &[a, b])
+    }
+
+    /// The two heads of [`DiffRequest::framed_inline`]'s body for containers of these
+    /// lengths ([`framed::heads`]): `head 0, a, head 1, b` is that body, sent without
+    /// copying the containers into it.
+    pub fn framed_inline_heads(a_len: usize, b_len: usize, op: &str) -> Vec<Vec<u8>> {
+        framed::heads(&Self::inline_parts(op).to_json(), &[a_len, b_len])
+    }
+
+    /// Both inputs from the body's parts, the result inline.
+    fn inline_parts(op: &str) -> DiffRequest {
+        DiffRequest {
             a: Source::Part(0),
             b: Source::Part(1),
             op: Some(op.to_string()),
             output: Some(Output::Inline),
-        };
-        framed::encode(&request.to_json(), &[a, b])
+        }
     }
 
     /// Parses a framed body ([`crate::framed`]): the request, whose `{"part": i}` sources

@@ -45,12 +45,20 @@ impl DiffResponse {
     /// This answer as a framed body ([`crate::framed`]) whose one part is `result`: the
     /// answer's `result` becomes `{"part": 0}`.
     pub fn to_framed(&self, result: &[u8]) -> Vec<u8> {
+        let mut body = Vec::new();
+        self.to_framed_into(result, &mut body);
+        body
+    }
+
+    /// [`DiffResponse::to_framed`] into `body`, which is cleared first: for a server that
+    /// reuses its buffers.
+    pub fn to_framed_into(&self, result: &[u8], body: &mut Vec<u8>) {
         let document = DiffResponse {
             result: ResultLocation::Part(0),
             ..self.clone()
         };
         let json = serde_json::to_vec(&document).expect("an answer always serializes");
-        crate::framed::encode(&json, &[result])
+        crate::framed::encode_into(&json, &[result], body);
     }
 
     /// Reads a framed answer: the answer and where its one part, the result, lies in `body`.

@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use bytes::Bytes;
 use picrypt_core::{ops, verify, Container, Image, Key, Op, Plaintext};
 
 use crate::args::{LegacyArgs, RemoteArgs};
@@ -13,8 +14,8 @@ use crate::remote;
 /// What the flow produced.
 pub struct Flow {
     /// The two ciphertexts sent, encoded.
-    pub ct_before: Vec<u8>,
-    pub ct_after: Vec<u8>,
+    pub ct_before: Bytes,
+    pub ct_after: Bytes,
     pub result: Container,
     pub plaintext: Plaintext,
     /// What the result was checked to be, in words.
@@ -57,7 +58,10 @@ pub fn run(
         t,
         &format!("two {} images", ct_before.header().shape()),
     );
-    let (a, b) = (ct_before.into_bytes(), ct_after.into_bytes());
+    let (a, b) = (
+        Bytes::from(ct_before.into_bytes()),
+        Bytes::from(ct_after.into_bytes()),
+    );
     let checked = if remote.is_remote() {
         let result = remote::subtract(op, &a, &b, remote)?;
         let t = Instant::now();

@@ -447,6 +447,38 @@ fn connection_failures_are_one_line() {
         picrypt(&s3).args(args(&format!("http://{html_addr}"))),
         "answered HTTP 404",
     );
+    // A server that answers with more than any function sends: declared (refused before
+    // reading), and undeclared (refused once past the limit, not read to the end).
+    for declared in [true, false] {
+        let huge = TcpListener::bind("127.0.0.1:0").unwrap();
+        let huge_addr = huge.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for mut s in huge.incoming().take(1).flatten() {
+                let mut buf = [0u8; 65536];
+                let _ = s.set_read_timeout(Some(Duration::from_millis(300)));
+                while s.read(&mut buf).map(|n| n > 0).unwrap_or(false) {}
+                let length = if declared {
+                    format!("content-length: {}\r\n", 1u64 << 40)
+                } else {
+                    "connection: close\r\n".to_string()
+                };
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/vnd.picrypt.framed\r\n{length}\r\n"
+                );
+                let _ = s.write_all(head.as_bytes());
+                let chunk = vec![0u8; 1 << 20];
+                for _ in 0..64 {
+                    if s.write_all(&chunk).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        fails(
+            picrypt(&s3).args(args(&format!("http://{huge_addr}"))),
+            "sent an answer of more than 6291456 bytes",
+        );
+    }
     assert!(!f.p("x.png").exists());
 }
 

@@ -84,12 +84,12 @@ pub fn run(args: &Args) -> Result<()> {
         ),
         (
             "before.picrypt",
-            flow.ct_before.clone(),
+            flow.ct_before.to_vec(),
             "ciphertext sent to the server",
         ),
         (
             "after.picrypt",
-            flow.ct_after.clone(),
+            flow.ct_after.to_vec(),
             "ciphertext sent to the server",
         ),
         (

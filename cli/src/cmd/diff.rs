@@ -65,8 +65,8 @@ pub fn run(args: &Args) -> Result<()> {
     if target.is_remote() && target.s3_bucket.is_some() {
         return through_s3(args, op, &target);
     }
-    let a_bytes = files::read(a)?;
-    let b_bytes = files::read(b)?;
+    let a_bytes = bytes::Bytes::from(files::read(a)?);
+    let b_bytes = bytes::Bytes::from(files::read(b)?);
     // Refuse a malformed input naming its file (and before uploading anything); errors of
     // the subtraction itself name both, A and B in the message saying which is which.
     for (which, path, bytes) in [("A", a, &a_bytes), ("B", b, &b_bytes)] {

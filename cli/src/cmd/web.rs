@@ -108,7 +108,7 @@ impl Forward for ToFunction {
             let content_type = content_type.unwrap_or_else(|| "application/json".to_string());
             let answer = self
                 .0
-                .post(body.to_vec(), &content_type, accept.as_deref())
+                .post(vec![body], &content_type, accept.as_deref())
                 .await
                 .map_err(|e| format!("{e:#}"))?;
             Ok(Forwarded {

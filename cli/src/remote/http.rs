@@ -1,6 +1,10 @@
 //! Calling a PICRYPT function over HTTP: `POST URL/diff`, SigV4-signed for Function URLs
 //! with `AuthType: AWS_IAM`, with one-line errors for every way it can fail.
 
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::{inline_result, ms, refused, Exchange, Sent};
@@ -10,8 +14,10 @@ use aws_credential_types::provider::ProvideCredentials;
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
+use bytes::Bytes;
+use http_body::{Frame, SizeHint};
 use picrypt_api::limits::{
-    fits_one_invocation, fits_one_invocation_framed, MAX_SENT_REQUEST_BYTES,
+    fits_one_invocation, fits_one_invocation_framed, MAX_RESPONSE_BYTES, MAX_SENT_REQUEST_BYTES,
 };
 use picrypt_api::{framed, DiffRequest, DiffResponse, Endpoint, ErrorBody, ErrorCode};
 
@@ -157,7 +163,9 @@ impl Remote {
                 "the two ciphertexts are {sent} bytes as JSON, over the {MAX_SENT_REQUEST_BYTES} bytes that fit one Lambda invocation (6 MB, event included): pass --s3-bucket BUCKET"
             );
         }
-        let answer = self.post(body, "application/json", None).await?;
+        let answer = self
+            .post(vec![Bytes::from(body)], "application/json", None)
+            .await?;
         let status = answer.status;
         if status.is_success() && !framed::is_media_type(&answer.content_type) {
             let response =
@@ -177,16 +185,29 @@ impl Remote {
     /// `POST URL/diff` of `op(a, b)` with both containers in the body, asking for the
     /// result in the answer. Framed (`application/vnd.picrypt.framed`: the containers as
     /// they are, no base64) unless `wire` says JSON; a server that does not take framed
-    /// bodies (415) is asked again in JSON, and a JSON answer is read as well.
-    pub async fn diff_inline(&self, a: &[u8], b: &[u8], op: &str, wire: Wire) -> Result<Exchange> {
+    /// bodies (415) is asked again in JSON, and a JSON answer is read as well. A framed
+    /// body goes out from the containers' own buffers: they are not copied into it.
+    pub async fn diff_inline(
+        &self,
+        a: &Bytes,
+        b: &Bytes,
+        op: &str,
+        wire: Wire,
+    ) -> Result<Exchange> {
         if wire == Wire::Json {
             return self.diff_inline_json(a, b, op).await;
         }
         let t = Instant::now();
-        let body = DiffRequest::framed_inline(a, b, op);
+        let mut heads = DiffRequest::framed_inline_heads(a.len(), b.len(), op).into_iter();
+        let (head_a, head_b) = (heads.next(), heads.next());
+        let body: Vec<Bytes> = [head_a.map(Bytes::from), Some(a.clone())]
+            .into_iter()
+            .chain([head_b.map(Bytes::from), Some(b.clone())])
+            .flatten()
+            .collect();
         let encode_ms = ms(t);
         let sent = Sent {
-            bytes: body.len(),
+            bytes: body.iter().map(Bytes::len).sum(),
             framed: true,
         };
         // Lambda's event carries a binary body as base64: the same quota as JSON.
@@ -260,10 +281,11 @@ impl Remote {
         Ok((response, result))
     }
 
-    /// One `POST URL/diff` and its answer. No answer at all is a [`Failure`].
+    /// One `POST URL/diff` of the body that is `body`'s buffers in turn, and its answer.
+    /// No answer at all is a [`Failure`].
     pub async fn post(
         &self,
-        body: Vec<u8>,
+        body: Vec<Bytes>,
         content_type: &str,
         accept: Option<&str>,
     ) -> Result<Answer> {
@@ -288,13 +310,34 @@ impl Remote {
             &header(reqwest::header::RETRY_AFTER),
             SystemTime::now(),
         );
-        let body = response.bytes().await.map_err(|e| self.describe(&url, e))?;
+        let body = self.read_answer(&url, response).await?;
         Ok(Answer {
             status,
             content_type,
             retry_after,
             body,
         })
+    }
+
+    /// An answer's body, of at most [`MAX_RESPONSE_BYTES`] (no function sends more: it is
+    /// Lambda's limit), into one buffer of its declared length. Each chunk is copied as it
+    /// comes and dropped, so the connection reads the next into the same memory.
+    async fn read_answer(&self, url: &str, mut response: reqwest::Response) -> Result<Bytes> {
+        let too_large = || {
+            anyhow!("{url} sent an answer of more than {MAX_RESPONSE_BYTES} bytes, which no PICRYPT function sends")
+        };
+        let declared = response.content_length().unwrap_or(0);
+        if declared > MAX_RESPONSE_BYTES as u64 {
+            return Err(too_large());
+        }
+        let mut body = Vec::with_capacity(declared as usize);
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.describe(url, e))? {
+            if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Bytes::from(body))
     }
 
     fn diff_url(&self) -> String {
@@ -339,7 +382,7 @@ impl Remote {
     fn build(
         &self,
         url: &str,
-        body: Vec<u8>,
+        body: Vec<Bytes>,
         content_type: &str,
         accept: Option<&str>,
     ) -> Result<reqwest::Request> {
@@ -350,15 +393,17 @@ impl Remote {
         if let Some(accept) = accept {
             builder = builder.header("accept", accept);
         }
-        let mut request = builder.body(body).context("cannot build the request")?;
+        let mut request = builder.body(()).context("cannot build the request")?;
         if let Signer::SigV4 {
             credentials,
             region,
         } = &self.signer
         {
-            sign_request(&mut request, credentials, region, SystemTime::now())?;
+            let hash = payload_sha256(&body);
+            sign_request(&mut request, &hash, credentials, region, SystemTime::now())?;
         }
-        let mut request = reqwest::Request::try_from(request.map(reqwest::Body::from))
+        let body = reqwest::Body::wrap(Buffers::new(body));
+        let mut request = reqwest::Request::try_from(request.map(|()| body))
             .context("cannot build the request")?;
         *request.timeout_mut() = Some(self.timeout);
         Ok(request)
@@ -381,10 +426,61 @@ impl Remote {
     }
 }
 
-/// Signs a Lambda Function URL request (service `lambda`) in place: adds `x-amz-date`,
-/// `authorization` and, for temporary credentials, `x-amz-security-token`.
-pub fn sign_request(
-    request: &mut http::Request<Vec<u8>>,
+/// A body sent from the buffers it lies in, in turn, with its exact length (so it goes
+/// out with `Content-Length`, not chunked).
+struct Buffers {
+    buffers: VecDeque<Bytes>,
+    remaining: u64,
+}
+
+impl Buffers {
+    fn new(buffers: Vec<Bytes>) -> Buffers {
+        let buffers: VecDeque<Bytes> = buffers.into_iter().filter(|b| !b.is_empty()).collect();
+        let remaining = buffers.iter().map(|b| b.len() as u64).sum();
+        Buffers { buffers, remaining }
+    }
+}
+
+impl http_body::Body for Buffers {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        let next = self.buffers.pop_front();
+        if let Some(buffer) = &next {
+            self.remaining -= buffer.len() as u64;
+        }
+        Poll::Ready(next.map(|buffer| Ok(Frame::data(buffer))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.buffers.is_empty()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining)
+    }
+}
+
+/// The SHA-256 of the body that is `buffers` in turn, in hex: what SigV4 signs.
+fn payload_sha256(buffers: &[Bytes]) -> String {
+    use sha2::Digest;
+    let mut hash = sha2::Sha256::new();
+    for buffer in buffers {
+        hash.update(buffer);
+    }
+    picrypt_core::hex::encode(&hash.finalize())
+}
+
+/// Signs a Lambda Function URL request (service `lambda`) in place, over a body whose
+/// SHA-256 is `payload_sha256` (hex): adds `x-amz-date`, `authorization` and, for
+/// temporary credentials, `x-amz-security-token`.
+fn sign_request<B>(
+    request: &mut http::Request<B>,
+    payload_sha256: &str,
     credentials: &Credentials,
     region: &str,
     time: SystemTime,
@@ -409,7 +505,7 @@ pub fn sign_request(
         request.method().as_str(),
         uri,
         headers.into_iter(),
-        SignableBody::Bytes(request.body()),
+        SignableBody::Precomputed(payload_sha256.to_string()),
     )
     .context("cannot sign the request")?;
     let (instructions, _signature) = sign(signable, &params)

@@ -22,12 +22,19 @@ use crate::args::{RemoteArgs, Wire};
 use crate::output::step;
 
 /// `op(a, b)` of two encoded ciphertexts: in this process, or on the function at `--url`
-/// or `--function-name`. The result is a slice of what the function sent, not a copy of it.
-pub fn subtract(op: Op, a: &[u8], b: &[u8], remote: &RemoteArgs) -> Result<Bytes> {
+/// or `--function-name`. The containers are sent from their own buffers, and the result is
+/// a slice of what the function sent: neither is copied.
+pub fn subtract(op: Op, a: &Bytes, b: &Bytes, remote: &RemoteArgs) -> Result<Bytes> {
     if !remote.is_remote() {
         return Ok(Bytes::from(ops::apply_bytes(op, a, b)?));
     }
-    runtime()?.block_on(async {
+    // One request and its answer: a runtime on this thread, so the answer's reads wake
+    // no other thread.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
         let function = Function::new(remote).await?;
         subtract_on(&function, op, a, b, remote).await
     })
@@ -91,7 +98,7 @@ impl Function {
     }
 
     /// Both containers in the request, the result in the answer.
-    async fn diff_inline(&self, a: &[u8], b: &[u8], op: &str, wire: Wire) -> Result<Exchange> {
+    async fn diff_inline(&self, a: &Bytes, b: &Bytes, op: &str, wire: Wire) -> Result<Exchange> {
         match self {
             Function::Url(remote, _) => remote.diff_inline(a, b, op, wire).await,
             // A direct invocation's payload is JSON: there is no framed form.
@@ -167,8 +174,8 @@ pub(super) fn inline_result(response: &DiffResponse) -> Result<bytes::Bytes> {
 async fn subtract_on(
     remote: &Function,
     op: Op,
-    a: &[u8],
-    b: &[u8],
+    a: &Bytes,
+    b: &Bytes,
     args: &RemoteArgs,
 ) -> Result<Bytes> {
     let Some(bucket) = &args.s3_bucket else {
