@@ -17,6 +17,7 @@ mod error;
 mod handler;
 mod invoke;
 mod serve;
+mod spare;
 #[cfg(feature = "s3")]
 mod storage;
 #[cfg(feature = "s3")]

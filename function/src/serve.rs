@@ -175,10 +175,10 @@ async fn read_body(mut body: Incoming, declared: Option<u64>) -> BodyRead {
     let mut too_large = declared.is_some_and(|n| limits::check_request_size(n).is_err());
     // One allocation for a body that says how long it is (within the limit: a declared
     // length may lie, and the limit bounds what is reserved).
-    let mut kept = Vec::with_capacity(match declared {
-        Some(n) if !too_large => n as usize,
-        _ => 0,
-    });
+    let mut kept = match declared {
+        Some(n) if !too_large => crate::spare::take(n as usize),
+        _ => Vec::new(),
+    };
     let mut seen = 0u64;
     let deadline = tokio::time::Instant::now() + DRAIN_TIME;
     loop {
@@ -301,7 +301,8 @@ async fn bridge(
     let bytes = match body {
         Body::Empty => Bytes::new(),
         Body::Text(t) => Bytes::from(t),
-        Body::Binary(b) => Bytes::from(b),
+        // A framed answer's buffer is kept for the next request once hyper has written it.
+        Body::Binary(b) => crate::spare::into_bytes(b),
         _ => Bytes::new(),
     };
     hyper::Response::from_parts(parts, Full::new(bytes))
