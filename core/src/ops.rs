@@ -84,11 +84,25 @@ pub fn apply_into(
 /// the server, with no copy of the inputs and one allocation for the output. The error
 /// names which input was malformed.
 pub fn apply_bytes(op: Op, a: &[u8], b: &[u8]) -> Result<Vec<u8>> {
+    apply_bytes_with(op, a, b, Vec::with_capacity)
+}
+
+/// [`apply_bytes`] into a buffer from `buffer(n)`, an empty `Vec` of capacity at least `n`,
+/// the result's length: for a caller that keeps its buffers from one call to the next.
+pub fn apply_bytes_with(
+    op: Op,
+    a: &[u8],
+    b: &[u8],
+    buffer: impl FnOnce(usize) -> Vec<u8>,
+) -> Result<Vec<u8>> {
     let a = ContainerRef::parse(a).map_err(|e| e.in_input("A"))?;
     let b = ContainerRef::parse(b).map_err(|e| e.in_input("B"))?;
     let header = result_header(op, &a.header, &b.header)?;
     let header_bytes = header.to_bytes();
-    let mut out = vec![0u8; header_bytes.len() + header.payload_len as usize];
+    let size = header_bytes.len() + header.payload_len as usize;
+    let mut out = buffer(size);
+    out.clear();
+    out.resize(size, 0);
     let (head, payload) = out.split_at_mut(header_bytes.len());
     head.copy_from_slice(&header_bytes);
     scheme::known(header.scheme)?.compute(op, &a, &b, &header, header.shape.samples(), payload)?;

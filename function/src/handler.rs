@@ -314,6 +314,8 @@ async fn diff(
     let (request, parts) = parse_request(form, &body)?;
     let (mut response, result) =
         compute(app, request, &body, &parts, answer_framed, request_id, t).await?;
+    // The inputs were slices of the body, all dropped by now.
+    spare::give_bytes(body);
     if response.result == ResultLocation::Part(0) {
         // The document's timing cannot include the framing it is part of: the copy of the
         // result into the body is measured only as far as the JSON.
@@ -321,11 +323,9 @@ async fn diff(
         let mut answer = spare::take(framed::MAX_JSON_BYTES + 16 + result.len());
         response.to_framed_into(&result, &mut answer);
         spare::give(result);
-        spare::give_bytes(body);
         return Ok(framed_response(answer, request_id));
     }
     spare::give(result);
-    spare::give_bytes(body);
     response.server_ms = ms(started);
     let body = serde_json::to_string(&response)
         .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
@@ -532,7 +532,8 @@ async fn open_both<'a>(
 /// as a whole container whose header is exactly the one `op` gives for these inputs. A
 /// result that does not is a bug here, answered with 500 and never stored.
 fn apply_verified(op: Op, a: &[u8], b: &[u8]) -> Result<(Vec<u8>, Header), ApiError> {
-    let result = apply_into_spare(op, a, b)?;
+    // Into a kept buffer rather than a fresh one.
+    let result = ops::apply_bytes_with(op, a, b, spare::take)?;
     let verify = || -> picrypt_core::Result<Header> {
         let (ha, _) = Header::parse(a)?;
         let (hb, _) = Header::parse(b)?;
@@ -547,20 +548,6 @@ fn apply_verified(op: Op, a: &[u8], b: &[u8]) -> Result<(Vec<u8>, Header), ApiEr
         )
     })?;
     Ok((result, header))
-}
-
-/// [`ops::apply_bytes`] into a kept buffer ([`spare`]) rather than a fresh one.
-fn apply_into_spare(op: Op, a: &[u8], b: &[u8]) -> picrypt_core::Result<Vec<u8>> {
-    let a = ContainerRef::parse(a).map_err(|e| e.in_input("A"))?;
-    let b = ContainerRef::parse(b).map_err(|e| e.in_input("B"))?;
-    let header = ops::result_header(op, a.header(), b.header())?;
-    let head = header.to_bytes();
-    let size = head.len() + header.payload_len() as usize;
-    let mut out = spare::take(size);
-    out.resize(size, 0);
-    out[..head.len()].copy_from_slice(&head);
-    ops::apply_into(op, &a, &b, &mut out[head.len()..])?;
-    Ok(out)
 }
 
 /// An input after base64 decoding: ready, or still to be read from S3.
