@@ -144,12 +144,9 @@ pub fn encode_into(json: &[u8], parts: &[&[u8]], body: &mut Vec<u8>) {
     let size = heads.iter().map(Vec::len).sum::<usize>() + lengths.iter().sum::<usize>();
     body.clear();
     body.reserve_exact(size);
-    for (head, part) in heads.iter().zip(parts) {
+    for (i, head) in heads.iter().enumerate() {
         body.extend_from_slice(head);
-        body.extend_from_slice(part);
-    }
-    if parts.is_empty() {
-        body.extend_from_slice(&heads[0]);
+        body.extend_from_slice(parts.get(i).copied().unwrap_or_default());
     }
 }
 

@@ -198,12 +198,11 @@ impl Remote {
             return self.diff_inline_json(a, b, op).await;
         }
         let t = Instant::now();
-        let mut heads = DiffRequest::framed_inline_heads(a.len(), b.len(), op).into_iter();
-        let (head_a, head_b) = (heads.next(), heads.next());
-        let body: Vec<Bytes> = [head_a.map(Bytes::from), Some(a.clone())]
+        let body: Vec<Bytes> = DiffRequest::framed_inline_heads(a.len(), b.len(), op)
             .into_iter()
-            .chain([head_b.map(Bytes::from), Some(b.clone())])
-            .flatten()
+            .map(Bytes::from)
+            .zip([a.clone(), b.clone()])
+            .flat_map(|(head, part)| [head, part])
             .collect();
         let encode_ms = ms(t);
         let sent = Sent {
