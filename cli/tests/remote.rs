@@ -6,7 +6,7 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -433,53 +433,52 @@ fn connection_failures_are_one_line() {
         "timed out",
     );
     // Something that is not a PICRYPT function.
-    let html = TcpListener::bind("127.0.0.1:0").unwrap();
-    let html_addr = html.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for mut s in html.incoming().take(1).flatten() {
-            let mut buf = [0u8; 65536];
-            let _ = s.set_read_timeout(Some(Duration::from_millis(300)));
-            while s.read(&mut buf).map(|n| n > 0).unwrap_or(false) {}
-            let _ = s.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-type: text/html\r\ncontent-length: 22\r\nconnection: close\r\n\r\n<html>not here</html>\n");
-        }
+    let html = answering_once(|s| {
+        let _ = s.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-type: text/html\r\ncontent-length: 22\r\nconnection: close\r\n\r\n<html>not here</html>\n");
     });
     fails(
-        picrypt(&s3).args(args(&format!("http://{html_addr}"))),
+        picrypt(&s3).args(args(&format!("http://{html}"))),
         "answered HTTP 404",
     );
-    // A server that answers with more than any function sends: declared (refused before
-    // reading), and undeclared (refused once past the limit, not read to the end).
-    for declared in [true, false] {
-        let huge = TcpListener::bind("127.0.0.1:0").unwrap();
-        let huge_addr = huge.local_addr().unwrap();
-        std::thread::spawn(move || {
-            for mut s in huge.incoming().take(1).flatten() {
-                let mut buf = [0u8; 65536];
-                let _ = s.set_read_timeout(Some(Duration::from_millis(300)));
-                while s.read(&mut buf).map(|n| n > 0).unwrap_or(false) {}
-                let length = if declared {
-                    format!("content-length: {}\r\n", 1u64 << 40)
-                } else {
-                    "connection: close\r\n".to_string()
-                };
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/vnd.picrypt.framed\r\n{length}\r\n"
-                );
-                let _ = s.write_all(head.as_bytes());
-                let chunk = vec![0u8; 1 << 20];
-                for _ in 0..64 {
-                    if s.write_all(&chunk).is_err() {
-                        break;
-                    }
-                }
+    // Answers larger than any function sends. Declared: refused before reading, since
+    // no byte of the body ever comes (reading would end in the time-out instead).
+    let declared = answering_once(|s| {
+        let head = format!("HTTP/1.1 200 OK\r\ncontent-type: application/vnd.picrypt.framed\r\ncontent-length: {}\r\n\r\n", 1u64 << 40);
+        let _ = s.write_all(head.as_bytes());
+        std::thread::sleep(Duration::from_secs(3));
+    });
+    // Undeclared: refused once the bytes read pass the limit, not read to the end.
+    let undeclared = answering_once(|s| {
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/vnd.picrypt.framed\r\nconnection: close\r\n\r\n");
+        let chunk = vec![0u8; 1 << 20];
+        for _ in 0..64 {
+            if s.write_all(&chunk).is_err() {
+                break;
             }
-        });
+        }
+    });
+    for huge in [declared, undeclared] {
         fails(
-            picrypt(&s3).args(args(&format!("http://{huge_addr}"))),
+            picrypt(&s3).args(args(&format!("http://{huge}"))),
             "sent an answer of more than 6291456 bytes",
         );
     }
     assert!(!f.p("x.png").exists());
+}
+
+/// A server on loopback that takes one request, reads it, and then lets `answer` write.
+fn answering_once(answer: impl FnOnce(&mut TcpStream) + Send + 'static) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        if let Some(Ok(mut s)) = listener.incoming().next() {
+            let mut buf = [0u8; 65536];
+            let _ = s.set_read_timeout(Some(Duration::from_millis(300)));
+            while s.read(&mut buf).map(|n| n > 0).unwrap_or(false) {}
+            answer(&mut s);
+        }
+    });
+    addr
 }
 
 #[test]
