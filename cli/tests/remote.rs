@@ -217,7 +217,37 @@ fn run_and_diff_inline() {
             "{}: {out}",
             t.name
         );
+        // An http:// function is sent A while B is encrypted (cli/src/remote/pipeline.rs).
+        assert!(
+            out.contains("A sent while B was encrypted"),
+            "{}: {out}",
+            t.name
+        );
         assert_eq!(npy_values(&f.p("d.npy")), expected_diff(&f), "{}", t.name);
+        // The buffered JSON path gives the same difference.
+        let json = ok_via(
+            &t,
+            &s3,
+            &[
+                "run",
+                &f.s("before.png"),
+                &f.s("after.png"),
+                "-o",
+                &f.s("j.png"),
+                "--npy",
+                &f.s("j.npy"),
+                "--url",
+                &t.url,
+                "--wire",
+                "json",
+            ],
+        );
+        assert!(
+            json.contains("sent as JSON") && !json.contains("A sent while B"),
+            "{}: {json}",
+            t.name
+        );
+        assert_eq!(npy_values(&f.p("j.npy")), expected_diff(&f), "{}", t.name);
 
         ok(picrypt(&s3).args(["keygen", "-o", &f.s("k.key"), "--force"]));
         for name in ["before", "after"] {
@@ -464,6 +494,73 @@ fn connection_failures_are_one_line() {
         );
     }
     assert!(!f.p("x.png").exists());
+}
+
+/// `run --url` on an http:// function reads the answer on a connection of its own
+/// (cli/src/remote/pipeline.rs): an answer that lies about its length or breaks off is
+/// refused in one line, and nothing is written.
+#[test]
+fn framed_answers_that_lie_about_their_length_or_break_off_are_refused() {
+    let s3 = S3Server::start();
+    let f = Files::new(8, 8);
+    let run_on = |addr: SocketAddr| {
+        let mut cmd = picrypt(&s3);
+        cmd.args([
+            "run",
+            &f.s("before.png"),
+            &f.s("after.png"),
+            "-o",
+            &f.s("x.png"),
+            "--url",
+            &format!("http://{addr}"),
+            "--timeout",
+            "5",
+        ]);
+        cmd
+    };
+    let answer = |body: Vec<u8>, declared: usize, sent: usize| {
+        answering_once(move |s| {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/vnd.picrypt.framed\r\ncontent-length: {declared}\r\nconnection: close\r\n\r\n"
+            );
+            let _ = s.write_all(head.as_bytes());
+            let _ = s.write_all(&body[..sent.min(body.len())]);
+        })
+    };
+    let document = picrypt_api::DiffResponse {
+        result: picrypt_api::ResultLocation::Part(0),
+        scheme: "mask".into(),
+        op: "sub".into(),
+        width: 8,
+        height: 8,
+        channels: 3,
+        bytes: 4096,
+        server_ms: 1.0,
+        timing: Default::default(),
+        request_id: "r".into(),
+        warning: None,
+    };
+    let body = document.to_framed(&[7u8; 4096]);
+    let n = body.len();
+    // A result that is not the one asked for, whole and of its declared length.
+    fails(
+        &mut run_on(answer(body.clone(), n, n)),
+        "verification failed",
+    );
+    // A body longer than its one part says: bytes after the result.
+    let mut longer = body.clone();
+    longer.extend_from_slice(b"extra");
+    fails(&mut run_on(answer(longer, n + 5, n + 5)), "unexpected body");
+    // A body that breaks off in the middle of the result.
+    fails(&mut run_on(answer(body.clone(), n, n / 2)), "failed");
+    // A body that breaks off inside its document.
+    fails(&mut run_on(answer(body, n, 20)), "failed");
+    assert!(!f.p("x.png").exists());
+    assert_eq!(
+        std::fs::read_dir(f.dir.path()).unwrap().count(),
+        2,
+        "only the two inputs are there"
+    );
 }
 
 /// A server on loopback that takes one request, reads it, and then lets `answer` write.

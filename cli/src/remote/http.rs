@@ -22,6 +22,7 @@ use picrypt_api::limits::{
 use picrypt_api::{framed, DiffRequest, DiffResponse, Endpoint, ErrorBody, ErrorCode};
 
 /// How requests are signed.
+#[derive(Clone)]
 enum Signer {
     None,
     SigV4 {
@@ -83,7 +84,37 @@ pub struct Answer {
     pub body: bytes::Bytes,
 }
 
+impl Answer {
+    /// The answer of `status` with `headers` and `body`.
+    pub(super) fn new(
+        status: reqwest::StatusCode,
+        headers: &http::HeaderMap,
+        body: Bytes,
+    ) -> Answer {
+        let header = |name| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_string()
+        };
+        Answer {
+            status,
+            content_type: header(http::header::CONTENT_TYPE),
+            retry_after: super::retry::parse_retry_after(
+                &header(http::header::RETRY_AFTER),
+                SystemTime::now(),
+            ),
+            body,
+        }
+    }
+}
+
+/// How requests name their client.
+const USER_AGENT: &str = concat!("picrypt/", env!("CARGO_PKG_VERSION"));
+
 /// A PICRYPT function at a base URL.
+#[derive(Clone)]
 pub struct Remote {
     base: String,
     signer: Signer,
@@ -102,48 +133,73 @@ impl Remote {
     /// Prepares a client. Signs with SigV4 when `force_sigv4`, or automatically when the
     /// host is a Lambda Function URL and AWS credentials are available.
     pub async fn new(url: &str, force_sigv4: bool, timeout: Duration) -> Result<Remote> {
+        let mut remote = Remote::unsigned(url, timeout)?;
+        if force_sigv4 || remote.is_function_url() {
+            remote.signer = remote.signer(force_sigv4).await?;
+        }
+        Ok(remote)
+    }
+
+    /// A client that sends unsigned requests: what [`Remote::new`] makes of a URL that is
+    /// not a Lambda Function URL when `--sigv4` is not given, without the async work
+    /// signing needs.
+    pub fn unsigned(url: &str, timeout: Duration) -> Result<Remote> {
         let parsed = reqwest::Url::parse(url).with_context(|| format!("invalid --url {url:?}"))?;
         if !matches!(parsed.scheme(), "http" | "https") {
             bail!("--url must be http:// or https://, not {url:?}");
         }
-        let host = parsed.host_str().unwrap_or("").to_string();
-        let url_region = lambda_url_region(&host);
-        let signer = if force_sigv4 || url_region.is_some() {
-            match load_credentials().await {
-                Ok((credentials, config_region)) => {
-                    let region = url_region.or(config_region).ok_or_else(|| {
-                        anyhow!(
-                            "--sigv4 needs a region: set AWS_REGION (the URL does not name one)"
-                        )
-                    })?;
-                    tracing::debug!(region, "signing requests with SigV4");
-                    Signer::SigV4 {
-                        credentials,
-                        region,
-                    }
-                }
-                Err(_) if force_sigv4 => bail!(
-                    "--sigv4 needs AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones), or AWS_PROFILE"
-                ),
-                Err(e) => {
-                    tracing::info!("no AWS credentials ({e}); sending unsigned requests");
-                    Signer::None
-                }
-            }
-        } else {
-            Signer::None
-        };
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("picrypt/", env!("CARGO_PKG_VERSION")))
+            .user_agent(USER_AGENT)
             .build()
             .context("cannot create an HTTP client")?;
         Ok(Remote {
             base: url.trim_end_matches('/').to_string(),
-            signer,
+            signer: Signer::None,
             timeout,
             http,
         })
+    }
+
+    /// The region of the URL when it is a Lambda Function URL's.
+    fn function_url_region(&self) -> Option<String> {
+        let url = reqwest::Url::parse(&self.base).ok()?;
+        lambda_url_region(url.host_str()?)
+    }
+
+    /// Whether requests to the URL are signed when credentials are there: it is a Lambda
+    /// Function URL's.
+    pub fn is_function_url(&self) -> bool {
+        self.function_url_region().is_some()
+    }
+
+    /// SigV4 with the standard credential chain; unsigned when there are no credentials
+    /// unless `force_sigv4`.
+    async fn signer(&self, force_sigv4: bool) -> Result<Signer> {
+        match load_credentials().await {
+            Ok((credentials, config_region)) => {
+                let region = self.function_url_region().or(config_region).ok_or_else(|| {
+                    anyhow!("--sigv4 needs a region: set AWS_REGION (the URL does not name one)")
+                })?;
+                tracing::debug!(region, "signing requests with SigV4");
+                Ok(Signer::SigV4 {
+                    credentials,
+                    region,
+                })
+            }
+            Err(_) if force_sigv4 => bail!(
+                "--sigv4 needs AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary ones), or AWS_PROFILE"
+            ),
+            Err(e) => {
+                tracing::info!("no AWS credentials ({e}); sending unsigned requests");
+                Ok(Signer::None)
+            }
+        }
+    }
+
+    /// The base URL, as given (without a trailing `/`).
+    pub fn url(&self) -> &str {
+        &self.base
     }
 
     pub fn signs(&self) -> bool {
@@ -211,42 +267,50 @@ impl Remote {
         };
         // Lambda's event carries a binary body as base64: the same quota as JSON.
         if !fits_one_invocation_framed(sent.bytes) {
-            bail!(
-                "the two ciphertexts are {} bytes, {} as base64 in a Lambda event, over the {MAX_SENT_REQUEST_BYTES} bytes that fit one Lambda invocation (6 MB, event included): pass --s3-bucket BUCKET",
+            return Err(too_large_for_one_invocation(
                 a.len() + b.len(),
-                picrypt_api::limits::framed_event_bytes(sent.bytes)
-            );
+                picrypt_api::limits::framed_event_bytes(sent.bytes),
+            ));
         }
-        let accept = format!("{}, application/json;q=0.5", framed::MEDIA_TYPE);
         let t = Instant::now();
-        let answer = self.post(body, framed::MEDIA_TYPE, Some(&accept)).await?;
+        let answer = self
+            .post(body, framed::MEDIA_TYPE, Some(&framed_accept()))
+            .await?;
         let round_trip_ms = ms(t);
+        let t = Instant::now();
+        let Some((response, result)) = self.inline_from(&answer)? else {
+            return self.diff_inline_json(a, b, op).await;
+        };
+        Ok(Exchange {
+            response,
+            result,
+            sent,
+            encode_ms,
+            round_trip_ms,
+            decode_ms: ms(t),
+        })
+    }
+
+    /// The document and result of the answer to a framed inline request, read whole:
+    /// framed or JSON, or `None` when the function does not take framed bodies (415) and
+    /// is to be asked again in JSON.
+    pub(super) fn inline_from(&self, answer: &Answer) -> Result<Option<(DiffResponse, Bytes)>> {
         let (status, bytes) = (answer.status, &answer.body);
         if status.is_success() {
-            let t = Instant::now();
-            let (response, result) = if framed::is_media_type(&answer.content_type) {
+            if framed::is_media_type(&answer.content_type) {
                 let (response, part) =
                     DiffResponse::from_framed(bytes).with_context(|| self.unexpected(status))?;
-                (response, bytes.slice(part))
-            } else {
-                self.inline_answer(status, bytes)?
-            };
-            return Ok(Exchange {
-                response,
-                result,
-                sent,
-                encode_ms,
-                round_trip_ms,
-                decode_ms: ms(t),
-            });
+                return Ok(Some((response, bytes.slice(part))));
+            }
+            return self.inline_answer(status, bytes).map(Some);
         }
         let unsupported = serde_json::from_slice::<ErrorBody>(bytes)
             .is_ok_and(|e| e.error.code == ErrorCode::UnsupportedMediaType.as_str());
         if status.as_u16() == 415 && unsupported {
             tracing::info!("the function does not take framed bodies: sending JSON");
-            return self.diff_inline_json(a, b, op).await;
+            return Ok(None);
         }
-        Err(self.refusal(&answer).into())
+        Err(self.refusal(answer).into())
     }
 
     async fn diff_inline_json(&self, a: &[u8], b: &[u8], op: &str) -> Result<Exchange> {
@@ -288,62 +352,34 @@ impl Remote {
         content_type: &str,
         accept: Option<&str>,
     ) -> Result<Answer> {
-        let url = self.diff_url();
-        let request = self.build(&url, body, content_type, accept)?;
-        let response = self
+        let request = self.build(body, content_type, accept)?;
+        let mut response = self
             .http
             .execute(request)
             .await
-            .map_err(|e| self.describe(&url, e))?;
-        let status = response.status();
-        let header = |name| {
-            response
-                .headers()
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_string()
-        };
-        let content_type = header(reqwest::header::CONTENT_TYPE);
-        let retry_after = super::retry::parse_retry_after(
-            &header(reqwest::header::RETRY_AFTER),
-            SystemTime::now(),
-        );
-        let body = self.read_answer(&url, response).await?;
-        Ok(Answer {
-            status,
-            content_type,
-            retry_after,
-            body,
-        })
+            .map_err(|e| self.describe(e))?;
+        let (status, headers) = (response.status(), std::mem::take(response.headers_mut()));
+        let declared = response.content_length();
+        let mut body = AnswerBody::new(self, declared)?;
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.describe(e))? {
+            body.push(&chunk)?;
+        }
+        Ok(Answer::new(status, &headers, body.done()))
     }
 
-    /// An answer's body, of at most [`MAX_RESPONSE_BYTES`] (no function sends more: it is
-    /// Lambda's limit), into one buffer of its declared length. Each chunk is copied as it
-    /// comes and dropped, so the connection reads the next into the same memory.
-    async fn read_answer(&self, url: &str, mut response: reqwest::Response) -> Result<Bytes> {
-        let too_large = || {
-            anyhow!("{url} sent an answer of more than {MAX_RESPONSE_BYTES} bytes, which no PICRYPT function sends")
-        };
-        let declared = response.content_length().unwrap_or(0);
-        if declared > MAX_RESPONSE_BYTES as u64 {
-            return Err(too_large());
-        }
-        let mut body = Vec::with_capacity(declared as usize);
-        while let Some(chunk) = response.chunk().await.map_err(|e| self.describe(url, e))? {
-            if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                return Err(too_large());
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(Bytes::from(body))
+    /// An answer larger than any function sends.
+    pub(super) fn too_large(&self) -> anyhow::Error {
+        anyhow!(
+            "{} sent an answer of more than {MAX_RESPONSE_BYTES} bytes, which no PICRYPT function sends",
+            self.diff_url()
+        )
     }
 
     fn diff_url(&self) -> String {
         format!("{}{}", self.base, Endpoint::Diff.path())
     }
 
-    fn unexpected(&self, status: reqwest::StatusCode) -> String {
+    pub(super) fn unexpected(&self, status: reqwest::StatusCode) -> String {
         format!(
             "{} answered {status} with an unexpected body (is this a PICRYPT function?)",
             self.diff_url()
@@ -378,21 +414,15 @@ impl Remote {
         }
     }
 
+    /// `POST URL/diff` of the body that is `body`'s buffers in turn, signed over them when
+    /// the remote signs.
     fn build(
         &self,
-        url: &str,
         body: Vec<Bytes>,
         content_type: &str,
         accept: Option<&str>,
     ) -> Result<reqwest::Request> {
-        let mut builder = http::Request::builder()
-            .method("POST")
-            .uri(url)
-            .header("content-type", content_type);
-        if let Some(accept) = accept {
-            builder = builder.header("accept", accept);
-        }
-        let mut request = builder.body(()).context("cannot build the request")?;
+        let mut request = self.head(content_type, accept)?;
         if let Signer::SigV4 {
             credentials,
             region,
@@ -408,20 +438,110 @@ impl Remote {
         Ok(request)
     }
 
-    fn describe(&self, url: &str, e: reqwest::Error) -> Failure {
-        Failure::no_answer(if e.is_timeout() {
-            format!(
-                "request to {url} timed out after {:?} (raise --timeout for large images)",
-                self.timeout
-            )
+    /// The head of a `POST URL/diff`.
+    pub(super) fn head(
+        &self,
+        content_type: &str,
+        accept: Option<&str>,
+    ) -> Result<http::Request<()>> {
+        let mut builder = http::Request::builder()
+            .method("POST")
+            .uri(self.diff_url())
+            .header("content-type", content_type)
+            .header("user-agent", USER_AGENT);
+        if let Some(accept) = accept {
+            builder = builder.header("accept", accept);
+        }
+        builder.body(()).context("cannot build the request")
+    }
+
+    fn describe(&self, e: reqwest::Error) -> Failure {
+        if e.is_timeout() {
+            self.timed_out()
         } else if e.is_connect() {
             let cause = std::error::Error::source(&e)
                 .map(picrypt_api::s3::root_cause)
                 .unwrap_or_default();
-            format!("cannot connect to {url}: {cause} (is the function running?)")
+            self.cannot_connect(&cause)
         } else {
-            format!("request to {url} failed: {e}")
+            self.failed(&e)
+        }
+    }
+
+    /// No answer within `--timeout`.
+    pub(super) fn timed_out(&self) -> Failure {
+        Failure::no_answer(format!(
+            "request to {} timed out after {:?} (raise --timeout for large images)",
+            self.diff_url(),
+            self.timeout
+        ))
+    }
+
+    /// No connection, for `cause`.
+    pub(super) fn cannot_connect(&self, cause: &str) -> Failure {
+        Failure::no_answer(format!(
+            "cannot connect to {}: {cause} (is the function running?)",
+            self.diff_url()
+        ))
+    }
+
+    /// The exchange broke off.
+    pub(super) fn failed(&self, e: &dyn std::fmt::Display) -> Failure {
+        Failure::no_answer(format!("request to {} failed: {e}", self.diff_url()))
+    }
+
+    /// How long to wait for the function.
+    pub(super) fn timeout(&self) -> Duration {
+        self.timeout
+    }
+}
+
+/// Two ciphertexts of `bytes` whose framed body is `event_bytes` as base64 in a Lambda
+/// event: too many for one invocation.
+pub(super) fn too_large_for_one_invocation(bytes: usize, event_bytes: usize) -> anyhow::Error {
+    anyhow!(
+        "the two ciphertexts are {bytes} bytes, {event_bytes} as base64 in a Lambda event, over the {MAX_SENT_REQUEST_BYTES} bytes that fit one Lambda invocation (6 MB, event included): pass --s3-bucket BUCKET"
+    )
+}
+
+/// The `Accept` of a framed request: a framed answer, else JSON.
+pub(super) fn framed_accept() -> String {
+    format!("{}, application/json;q=0.5", framed::MEDIA_TYPE)
+}
+
+/// An answer's body as it is read: at most [`MAX_RESPONSE_BYTES`] (no function sends
+/// more: it is Lambda's limit), into one buffer of its declared length. Each chunk is
+/// copied as it comes and dropped, so the connection reads the next into the same memory.
+pub(super) struct AnswerBody<'r> {
+    remote: &'r Remote,
+    bytes: Vec<u8>,
+}
+
+impl<'r> AnswerBody<'r> {
+    /// A body of `declared` bytes (when the answer says); refused at once when that is
+    /// more than any function sends.
+    pub fn new(remote: &'r Remote, declared: Option<u64>) -> Result<AnswerBody<'r>> {
+        let declared = declared.unwrap_or(0);
+        if declared > MAX_RESPONSE_BYTES as u64 {
+            return Err(remote.too_large());
+        }
+        Ok(AnswerBody {
+            remote,
+            bytes: Vec::with_capacity(declared as usize),
         })
+    }
+
+    /// Adds the next chunk; refused once the body passes the limit.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<()> {
+        if self.bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            return Err(self.remote.too_large());
+        }
+        self.bytes.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    pub fn done(self) -> Bytes {
+        Bytes::from(self.bytes)
     }
 }
 

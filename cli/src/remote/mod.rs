@@ -6,6 +6,7 @@
 
 pub mod http;
 pub mod lambda;
+pub mod pipeline;
 pub mod retry;
 pub mod s3;
 pub mod stepfunctions;
@@ -185,12 +186,19 @@ async fn subtract_on(
             remote.diff_inline(a, b, op.name(), args.wire),
         )
         .await?;
+        let figures = Figures {
+            encode_ms: Some(exchange.encode_ms),
+            round_trip_ms: Some(exchange.round_trip_ms),
+            decode_ms: Some(exchange.decode_ms),
+            overlapped: false,
+        };
         report(
-            remote,
+            &remote.name(),
+            remote.signs(),
             t,
             &exchange.response,
             exchange.sent,
-            Some(&exchange),
+            figures,
         );
         return Ok(exchange.result);
     };
@@ -524,25 +532,68 @@ async fn ask(remote: &Function, request: &DiffRequest) -> Result<ResultLocation>
     let t = Instant::now();
     let (response, sent) =
         crate::output::with_spinner("waiting for the function", remote.diff(request)).await?;
-    report(remote, t, &response, sent, None);
+    report(
+        &remote.name(),
+        remote.signs(),
+        t,
+        &response,
+        sent,
+        Figures::default(),
+    );
     Ok(response.result)
+}
+
+/// The subtract step of an exchange sent as it was made ([`pipeline`]): from when the
+/// last container was handed over until the whole answer came.
+pub fn report_overlapped(
+    function: &http::Remote,
+    since: Instant,
+    response: &DiffResponse,
+    sent: Sent,
+) {
+    let figures = Figures {
+        round_trip_ms: Some(ms(since)),
+        overlapped: true,
+        ..Figures::default()
+    };
+    report(
+        function.url(),
+        function.signs(),
+        since,
+        response,
+        sent,
+        figures,
+    );
+}
+
+/// Where the client's time went in the subtract step, as far as it was measured.
+#[derive(Default)]
+struct Figures {
+    encode_ms: Option<f64>,
+    round_trip_ms: Option<f64>,
+    decode_ms: Option<f64>,
+    /// The request went out while B was encrypted: the round trip starts when B was
+    /// handed over.
+    overlapped: bool,
 }
 
 /// The subtract step, with where the server's time went.
 fn report(
-    remote: &Function,
+    name: &str,
+    signs: bool,
     t: Instant,
     response: &DiffResponse,
     sent: Sent,
-    exchange: Option<&Exchange>,
+    client: Figures,
 ) {
     let timing = &response.timing;
     let figures = serde_json::json!({
         "bytes_sent": sent.bytes,
         "framed": sent.framed,
-        "client_encode_ms": exchange.map(|e| e.encode_ms),
-        "round_trip_ms": exchange.map(|e| e.round_trip_ms),
-        "client_decode_ms": exchange.map(|e| e.decode_ms),
+        "overlapped": client.overlapped,
+        "client_encode_ms": client.encode_ms,
+        "round_trip_ms": client.round_trip_ms,
+        "client_decode_ms": client.decode_ms,
         "server_ms": response.server_ms,
         "server": timing,
     });
@@ -550,15 +601,15 @@ fn report(
         "subtract",
         t,
         &format!(
-            "on {}{} (server {:.1} ms: decode {:.1}, fetch {:.1}, compute {:.1}, encode {:.1}, store {:.1}; {sent}; no key)",
-            remote.name(),
-            if remote.signs() { ", SigV4-signed" } else { "" },
+            "on {name}{} (server {:.1} ms: decode {:.1}, fetch {:.1}, compute {:.1}, encode {:.1}, store {:.1}; {sent}{}; no key)",
+            if signs { ", SigV4-signed" } else { "" },
             response.server_ms,
             timing.decode_ms,
             timing.fetch_ms,
             timing.compute_ms,
             timing.encode_ms,
             timing.store_ms,
+            if client.overlapped { ", A sent while B was encrypted" } else { "" },
         ),
         figures,
     );
