@@ -115,6 +115,14 @@ fn breakdown(doc: &Value) -> BTreeMap<String, f64> {
                 // A went out while B was encrypted: this step is the wait from B handed
                 // over to the whole answer.
                 put("  B sent → whole answer", f["round_trip_ms"].as_f64());
+                put("    B sent → answer's head", f["answer_head_ms"].as_f64());
+                put(
+                    "    answer's body",
+                    f["round_trip_ms"]
+                        .as_f64()
+                        .zip(f["answer_head_ms"].as_f64())
+                        .map(|(r, h)| r - h),
+                );
             } else {
                 put("  round trip", f["round_trip_ms"].as_f64());
                 put(
@@ -276,6 +284,8 @@ fn main() {
                 for sub in [
                     "  client encode",
                     "  B sent → whole answer",
+                    "    B sent → answer's head",
+                    "    answer's body",
                     "  round trip",
                     "    transfer (round trip − server)",
                     "    server",

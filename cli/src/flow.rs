@@ -136,9 +136,11 @@ fn run_overlapped(
         ),
     );
     let t = Instant::now();
-    let result = match pipeline.answer()? {
+    let answered = pipeline.answer()?;
+    let result = match answered.inline {
         Some((response, result)) => {
-            remote::report_overlapped(function, t, &response, pipeline.sent());
+            let arrival = [answered.head_at, answered.end_at];
+            remote::report_overlapped(function, t, arrival, &response, pipeline.sent());
             result
         }
         None => {

@@ -190,7 +190,7 @@ async fn subtract_on(
             encode_ms: Some(exchange.encode_ms),
             round_trip_ms: Some(exchange.round_trip_ms),
             decode_ms: Some(exchange.decode_ms),
-            overlapped: false,
+            ..Figures::default()
         };
         report(
             &remote.name(),
@@ -544,15 +544,19 @@ async fn ask(remote: &Function, request: &DiffRequest) -> Result<ResultLocation>
 }
 
 /// The subtract step of an exchange sent as it was made ([`pipeline`]): from when the
-/// last container was handed over until the whole answer came.
+/// last container was handed over (`since`) until the whole answer came, and when the
+/// answer's head and its last byte came (`arrival`).
 pub fn report_overlapped(
     function: &http::Remote,
     since: Instant,
+    arrival: [Instant; 2],
     response: &DiffResponse,
     sent: Sent,
 ) {
+    let [head, end] = arrival.map(|at| at.saturating_duration_since(since).as_secs_f64() * 1e3);
     let figures = Figures {
-        round_trip_ms: Some(ms(since)),
+        round_trip_ms: Some(end),
+        answer_head_ms: Some(head),
         overlapped: true,
         ..Figures::default()
     };
@@ -571,6 +575,8 @@ pub fn report_overlapped(
 struct Figures {
     encode_ms: Option<f64>,
     round_trip_ms: Option<f64>,
+    /// Until the answer's head came, of the round trip.
+    answer_head_ms: Option<f64>,
     decode_ms: Option<f64>,
     /// The request went out while B was encrypted: the round trip starts when B was
     /// handed over.
@@ -593,6 +599,7 @@ fn report(
         "overlapped": client.overlapped,
         "client_encode_ms": client.encode_ms,
         "round_trip_ms": client.round_trip_ms,
+        "answer_head_ms": client.answer_head_ms,
         "client_decode_ms": client.decode_ms,
         "server_ms": response.server_ms,
         "server": timing,

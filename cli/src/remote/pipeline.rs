@@ -17,7 +17,7 @@
 use std::pin::Pin;
 use std::sync::mpsc as std_mpsc;
 use std::task::{Context as TaskContext, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use bytes::Bytes;
@@ -48,7 +48,23 @@ pub struct Pipeline {
     head_b: Bytes,
     parts_sent: usize,
     sent: Sent,
-    answer: std_mpsc::Receiver<Result<Answer>>,
+    answer: std_mpsc::Receiver<Result<Received>>,
+}
+
+/// The whole answer, and when it came.
+struct Received {
+    answer: Answer,
+    head_at: Instant,
+    end_at: Instant,
+}
+
+/// The answer to the request, and when its head and its last byte came (for reports).
+pub struct Answered {
+    /// The document and the result (framed or JSON), or `None` when the function does
+    /// not take framed bodies (415) and is to be asked again in JSON.
+    pub inline: Option<(DiffResponse, Bytes)>,
+    pub head_at: Instant,
+    pub end_at: Instant,
 }
 
 impl Pipeline {
@@ -128,15 +144,17 @@ impl Pipeline {
         Ok(())
     }
 
-    /// Waits for the whole answer: its document and the result (framed or JSON), or
-    /// `None` when the function does not take framed bodies (415) and is to be asked again
-    /// in JSON. A refusal is the function's error as one line.
-    pub fn answer(&self) -> Result<Option<(DiffResponse, Bytes)>> {
-        let answer = self
+    /// Waits for the whole answer. A refusal is the function's error as one line.
+    pub fn answer(&self) -> Result<Answered> {
+        let received = self
             .answer
             .recv()
             .unwrap_or_else(|_| Err(anyhow!("the request's thread stopped without an answer")))?;
-        self.remote.inline_from(&answer)
+        Ok(Answered {
+            inline: self.remote.inline_from(&received.answer)?,
+            head_at: received.head_at,
+            end_at: received.end_at,
+        })
     }
 
     /// What the request sends.
@@ -146,7 +164,7 @@ impl Pipeline {
 }
 
 /// The exchange, on a runtime of this thread's own, within `--timeout`.
-fn run_exchange(remote: &Remote, body: ChannelBody) -> Result<Answer> {
+fn run_exchange(remote: &Remote, body: ChannelBody) -> Result<Received> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -161,7 +179,7 @@ fn run_exchange(remote: &Remote, body: ChannelBody) -> Result<Answer> {
     })
 }
 
-async fn exchange(remote: &Remote, body: ChannelBody) -> Result<Answer> {
+async fn exchange(remote: &Remote, body: ChannelBody) -> Result<Received> {
     let stream = connect(remote).await?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
@@ -198,6 +216,7 @@ async fn exchange(remote: &Remote, body: ChannelBody) -> Result<Answer> {
         .send_request(http::Request::from_parts(parts, body))
         .await
         .map_err(|e| remote.failed(&e))?;
+    let head_at = Instant::now();
     let (head, mut incoming) = response.into_parts();
     let declared = head
         .headers
@@ -210,7 +229,11 @@ async fn exchange(remote: &Remote, body: ChannelBody) -> Result<Answer> {
             body.push(&data)?;
         }
     }
-    Ok(Answer::new(head.status, &head.headers, body.done()))
+    Ok(Received {
+        answer: Answer::new(head.status, &head.headers, body.done()),
+        head_at,
+        end_at: Instant::now(),
+    })
 }
 
 /// A connection to the URL's host with a receive buffer an answer fits in whole.
