@@ -136,6 +136,7 @@ fn run_overlapped(
         ),
     );
     let t = Instant::now();
+    pipeline.warm_answer();
     let answered = pipeline.answer()?;
     let result = match answered.inline {
         Some((response, result)) => {

@@ -521,13 +521,24 @@ impl<'r> AnswerBody<'r> {
     /// A body of `declared` bytes (when the answer says); refused at once when that is
     /// more than any function sends.
     pub fn new(remote: &'r Remote, declared: Option<u64>) -> Result<AnswerBody<'r>> {
+        AnswerBody::into(remote, declared, Vec::new())
+    }
+
+    /// [`AnswerBody::new`] into `buffer`, cleared first: memory the caller already has.
+    pub fn into(
+        remote: &'r Remote,
+        declared: Option<u64>,
+        mut buffer: Vec<u8>,
+    ) -> Result<AnswerBody<'r>> {
         let declared = declared.unwrap_or(0);
         if declared > MAX_RESPONSE_BYTES as u64 {
             return Err(remote.too_large());
         }
+        buffer.clear();
+        buffer.reserve_exact(declared as usize);
         Ok(AnswerBody {
             remote,
-            bytes: Vec::with_capacity(declared as usize),
+            bytes: buffer,
         })
     }
 
@@ -663,5 +674,30 @@ mod tests {
             None
         );
         assert_eq!(lambda_url_region("a.lambda-url.evil.example.com"), None);
+    }
+
+    #[test]
+    fn an_answer_fills_the_buffer_it_is_given_and_stops_at_the_limit() {
+        let remote = Remote::unsigned("http://127.0.0.1:1", Duration::from_secs(1)).unwrap();
+        let warm = Vec::with_capacity(1 << 20);
+        let at = warm.as_ptr();
+        let mut body = AnswerBody::into(&remote, Some(1000), warm).unwrap();
+        body.push(&[7; 600]).unwrap();
+        body.push(&[8; 400]).unwrap();
+        let bytes = body.done();
+        assert_eq!(
+            bytes.as_ptr(),
+            at,
+            "read into the buffer given, not a new one"
+        );
+        assert_eq!((bytes.len(), bytes[599], bytes[600]), (1000, 7, 8));
+        // Declared over the limit: refused before a byte is read.
+        let declared = MAX_RESPONSE_BYTES as u64 + 1;
+        assert!(AnswerBody::new(&remote, Some(declared)).is_err());
+        // Undeclared: refused once the bytes pass it.
+        let mut body = AnswerBody::new(&remote, None).unwrap();
+        body.push(&vec![0; MAX_RESPONSE_BYTES]).unwrap();
+        let past = body.push(&[0]).unwrap_err().to_string();
+        assert!(past.contains("more than 6291456 bytes"), "{past}");
     }
 }

@@ -49,6 +49,8 @@ pub struct Pipeline {
     parts_sent: usize,
     sent: Sent,
     answer: std_mpsc::Receiver<Result<Received>>,
+    /// Memory for the answer, handed to the exchange's thread ([`Pipeline::warm_answer`]).
+    warm: std_mpsc::Sender<Vec<u8>>,
 }
 
 /// The whole answer, and when it came.
@@ -101,11 +103,12 @@ impl Pipeline {
             remaining: total as u64,
         };
         let (answered, answer) = std_mpsc::channel();
+        let (warm, warmed) = std_mpsc::channel();
         let exchange = remote.clone();
         std::thread::Builder::new()
             .name("picrypt-http".into())
             .spawn(move || {
-                let _ = answered.send(run_exchange(&exchange, body));
+                let _ = answered.send(run_exchange(&exchange, body, warmed));
             })
             .context("cannot start the request's thread")?;
         Ok(Pipeline {
@@ -119,7 +122,21 @@ impl Pipeline {
                 framed: true,
             },
             answer,
+            warm,
         })
+    }
+
+    /// Hands the exchange's thread a buffer for the answer, its pages already faulted in:
+    /// a fresh process pays a microsecond or more for each 4 KiB page it first touches
+    /// (docs/PERFORMANCE.md), and here it pays while the function computes rather than
+    /// while the answer arrives. Sized for a framed answer to these containers; a larger
+    /// answer grows it.
+    pub fn warm_answer(&self) {
+        let len = self.lens[0].max(self.lens[1]) + framed::MAX_JSON_BYTES + 64;
+        let mut buffer = vec![0u8; 0];
+        buffer.resize(len, 0);
+        buffer.clear();
+        let _ = self.warm.send(buffer);
     }
 
     /// Sends the next container (A, then B), of the length announced for it.
@@ -164,14 +181,18 @@ impl Pipeline {
 }
 
 /// The exchange, on a runtime of this thread's own, within `--timeout`.
-fn run_exchange(remote: &Remote, body: ChannelBody) -> Result<Received> {
+fn run_exchange(
+    remote: &Remote,
+    body: ChannelBody,
+    warmed: std_mpsc::Receiver<Vec<u8>>,
+) -> Result<Received> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
         let exchange =
-            crate::output::with_spinner("waiting for the function", exchange(remote, body));
+            crate::output::with_spinner("waiting for the function", exchange(remote, body, warmed));
         match tokio::time::timeout(remote.timeout(), exchange).await {
             Ok(answer) => answer,
             Err(_) => Err(remote.timed_out().into()),
@@ -179,7 +200,11 @@ fn run_exchange(remote: &Remote, body: ChannelBody) -> Result<Received> {
     })
 }
 
-async fn exchange(remote: &Remote, body: ChannelBody) -> Result<Received> {
+async fn exchange(
+    remote: &Remote,
+    body: ChannelBody,
+    warmed: std_mpsc::Receiver<Vec<u8>>,
+) -> Result<Received> {
     let stream = connect(remote).await?;
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
@@ -222,7 +247,8 @@ async fn exchange(remote: &Remote, body: ChannelBody) -> Result<Received> {
         .headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse().ok());
-    let mut body = AnswerBody::new(remote, declared)?;
+    let buffer = warmed.try_recv().unwrap_or_default();
+    let mut body = AnswerBody::into(remote, declared, buffer)?;
     while let Some(frame) = incoming.frame().await {
         let frame = frame.map_err(|e| remote.failed(&e))?;
         if let Ok(data) = frame.into_data() {
