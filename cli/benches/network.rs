@@ -7,7 +7,13 @@
 //!     cargo bench -p picrypt --bench network             # + cargo lambda watch
 //! cargo bench -p picrypt --bench network -- --s3         # + through S3 (moto on PATH)
 //! cargo bench -p picrypt --bench network -- --runs 31 --pair BEFORE AFTER
+//! cargo bench -p picrypt --bench network -- --sequence 40   # + a sequence of the pair
 //! ```
+//!
+//! With `--sequence N`, `picrypt sequence` also runs over N frames that alternate between
+//! the pair's two images, in process and against the same `picrypt serve` at `--jobs 2`,
+//! paired round by round (five rounds): a sequence's network-vs-in-process ratio beside
+//! the pair's.
 //!
 //! The pair is `../shared/data/original-demo/` (the earlier Python version's 1005×642 demo
 //! pair, "the seed pair") when it is there, else a generated scene of the same size. Each
@@ -142,15 +148,81 @@ fn breakdown(doc: &Value) -> BTreeMap<String, f64> {
     parts
 }
 
+/// `picrypt sequence` over `n` frames alternating between `before` and `after`, in process
+/// and against `url` at `--jobs 2`, paired over five rounds: the table's rows.
+fn sequence_rows(dir: &Path, before: &Path, after: &Path, n: usize, url: &str) -> Vec<String> {
+    let frames = dir.join("frames");
+    std::fs::create_dir_all(&frames).unwrap();
+    for i in 0..n {
+        let from = if i % 2 == 0 { before } else { after };
+        std::fs::copy(from, frames.join(format!("frame{i:04}.png"))).unwrap();
+    }
+    let modes: [(&str, Vec<&str>); 2] = [
+        ("in process", vec![]),
+        ("picrypt serve, --jobs 2", vec!["--url", url, "--jobs", "2"]),
+    ];
+    let mut walls = vec![Vec::new(); modes.len()];
+    let mut ratios = vec![Vec::new(); modes.len()];
+    for round in 0..5 {
+        let mut this = vec![0.0; modes.len()];
+        for k in 0..modes.len() {
+            let i = (k + round) % modes.len();
+            let out = dir.join("sequence-out");
+            let _ = std::fs::remove_dir_all(&out);
+            let t = Instant::now();
+            let done = Command::new(PICRYPT)
+                .current_dir(dir)
+                .arg("sequence")
+                .arg(&frames)
+                .args(["-o", "sequence-out", "--key", "k.key", "--json"])
+                .args(&modes[i].1)
+                .output()
+                .expect("picrypt runs");
+            assert!(
+                done.status.success(),
+                "sequence, {}: {}",
+                modes[i].0,
+                String::from_utf8_lossy(&done.stderr)
+            );
+            this[i] = t.elapsed().as_secs_f64();
+        }
+        for i in 0..modes.len() {
+            walls[i].push(this[i]);
+            ratios[i].push(this[i] / this[0]);
+        }
+    }
+    modes
+        .iter()
+        .enumerate()
+        .map(|(i, (name, _))| {
+            let wall = median(&mut walls[i]);
+            format!(
+                "| {name} | {wall:.2} | {:.1} | {:.2}× |",
+                n as f64 / wall,
+                median(&mut ratios[i])
+            )
+        })
+        .collect()
+}
+
 fn main() {
     let mut runs = 15usize;
     let mut with_s3 = false;
+    let mut sequence: Option<usize> = None;
     let mut pair: Option<(PathBuf, PathBuf)> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--runs" => runs = args.next().and_then(|n| n.parse().ok()).expect("--runs N"),
             "--s3" => with_s3 = true,
+            "--sequence" => {
+                sequence = Some(
+                    args.next()
+                        .and_then(|n| n.parse().ok())
+                        .filter(|&n| n >= 2)
+                        .expect("--sequence N (frames, at least 2)"),
+                )
+            }
             "--pair" => {
                 let a = args.next().expect("--pair BEFORE AFTER");
                 let b = args.next().expect("--pair BEFORE AFTER");
@@ -324,6 +396,16 @@ fn main() {
         );
     }
     println!("\n(the steps leave out process start and argument checks; wall − Σ steps is that)");
+    if let Some(n) = sequence {
+        println!(
+            "\nsequence: `picrypt sequence` over {n} frames alternating between the pair's images, 5 rounds, median\n"
+        );
+        println!("| mode | wall s | frames/s | × in process (paired) |");
+        println!("|---|---|---|---|");
+        for row in sequence_rows(dir.path(), &before, &after, n, &serve_url) {
+            println!("{row}");
+        }
+    }
     for (i, m) in modes.iter().enumerate() {
         if lost[i] > 0 {
             println!(
