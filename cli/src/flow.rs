@@ -89,9 +89,10 @@ pub fn run(
     decrypted(key, a, b, checked, t)
 }
 
-/// The function's client when the run's steps can overlap ([`remote::pipeline`]): the
-/// result inline in a framed, unsigned answer, and a key whose ciphertexts' lengths are
-/// known before encryption and whose results decrypt a chunk at a time.
+/// The function's client when the request can go out while it is made
+/// ([`remote::pipeline`]): a framed inline diff at `--url` that is not signed (no
+/// `--sigv4`, not a Function URL), and a key whose ciphertexts' lengths are known before
+/// encryption.
 fn overlapping(key: &Key, args: &RemoteArgs) -> Result<Option<Remote>> {
     let Some(url) = &args.url else {
         return Ok(None);
@@ -100,7 +101,6 @@ fn overlapping(key: &Key, args: &RemoteArgs) -> Result<Option<Remote>> {
         || args.wire == Wire::Json
         || args.sigv4
         || !key.encrypts_in_chunks()
-        || !key.decrypts_in_chunks()
     {
         return Ok(None);
     }
@@ -108,8 +108,8 @@ fn overlapping(key: &Key, args: &RemoteArgs) -> Result<Option<Remote>> {
     Ok((!function.is_function_url() && Pipeline::applies(&function)).then_some(function))
 }
 
-/// [`run`] with the steps overlapped: A goes to the function while B is encrypted, and
-/// the result is checked and decrypted as it arrives. Accepted only once all of it was.
+/// [`run`] with A sent to the function while B is encrypted; the answer is then checked
+/// whole, as on every other path.
 fn run_overlapped(
     key: &Key,
     op: Op,

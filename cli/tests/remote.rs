@@ -197,57 +197,41 @@ fn run_and_diff_inline() {
     let s3 = S3Server::start();
     let f = Files::new(64, 48);
     for t in targets(&s3) {
-        let out = ok_via(
-            &t,
-            &s3,
-            &[
-                "run",
-                &f.s("before.png"),
-                &f.s("after.png"),
-                "-o",
-                &f.s("d.png"),
-                "--npy",
-                &f.s("d.npy"),
-                "--url",
-                &t.url,
-            ],
-        );
-        assert!(
-            out.contains(&format!("on {}", t.url)) && out.contains("tag verified"),
-            "{}: {out}",
-            t.name
-        );
-        // An http:// function is sent A while B is encrypted (cli/src/remote/pipeline.rs).
-        assert!(
-            out.contains("A sent while B was encrypted"),
-            "{}: {out}",
-            t.name
-        );
-        assert_eq!(npy_values(&f.p("d.npy")), expected_diff(&f), "{}", t.name);
-        // The buffered JSON path gives the same difference.
-        let json = ok_via(
-            &t,
-            &s3,
-            &[
-                "run",
-                &f.s("before.png"),
-                &f.s("after.png"),
-                "-o",
-                &f.s("j.png"),
-                "--npy",
-                &f.s("j.npy"),
-                "--url",
-                &t.url,
-                "--wire",
-                "json",
-            ],
-        );
-        assert!(
-            json.contains("sent as JSON") && !json.contains("A sent while B"),
-            "{}: {json}",
-            t.name
-        );
-        assert_eq!(npy_values(&f.p("j.npy")), expected_diff(&f), "{}", t.name);
+        // Framed, sent while it is made (cli/src/remote/pipeline.rs), and the buffered
+        // JSON path: the same difference.
+        for (stem, wire) in [("d", None), ("j", Some("json"))] {
+            let (png, npy) = (f.s(&format!("{stem}.png")), f.s(&format!("{stem}.npy")));
+            let (before, after) = (f.s("before.png"), f.s("after.png"));
+            let mut args = vec![
+                "run", &before, &after, "-o", &png, "--npy", &npy, "--url", &t.url,
+            ];
+            args.extend(wire.iter().flat_map(|w| ["--wire", w]));
+            let out = ok_via(&t, &s3, &args);
+            if wire.is_none() {
+                assert!(
+                    out.contains(&format!("on {}", t.url)) && out.contains("tag verified"),
+                    "{}: {out}",
+                    t.name
+                );
+                assert!(
+                    out.contains("A sent while B was encrypted"),
+                    "{}: {out}",
+                    t.name
+                );
+            } else {
+                assert!(
+                    out.contains("sent as JSON") && !out.contains("A sent while B"),
+                    "{}: {out}",
+                    t.name
+                );
+            }
+            assert_eq!(
+                npy_values(&f.p(&format!("{stem}.npy"))),
+                expected_diff(&f),
+                "{}",
+                t.name
+            );
+        }
 
         ok(picrypt(&s3).args(["keygen", "-o", &f.s("k.key"), "--force"]));
         for name in ["before", "after"] {

@@ -163,7 +163,7 @@ impl LocalServer {
 }
 
 /// The receive buffer asked for each connection: an inline request's body, with room.
-pub const RECEIVE_BUFFER: usize = 4 << 20;
+const RECEIVE_BUFFER: usize = 4 << 20;
 
 /// Converts between hyper's types and the Lambda handler's.
 /// Most bytes of an oversized body read and thrown away before the 413 is sent, and the
